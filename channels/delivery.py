@@ -1,0 +1,31 @@
+"""What every channel's sender takes and returns, and the errors that steer retries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    channel: str
+    to: str
+    text: str
+    kind: str = "reply"
+    key: str | None = None
+    language: str | None = None
+    extras: dict = field(default_factory=dict)
+    status_callback: str | None = None
+
+
+@dataclass(frozen=True)
+class Delivered:
+    provider_id: str
+    status: str = "sent"  # sent, or delivered when the sender knows it arrived
+
+
+class TransientError(Exception):
+    """Try again later: throttling, a network error, the provider's 5xx."""
+
+
+class PermanentError(Exception):
+    """Do not try again: invalid number, opted out, outside the allowed window ..."""

@@ -1,0 +1,1 @@
+"""The browser channel: the simulator's personas (and later the web form)."""

@@ -1,0 +1,209 @@
+"""The complaint actions, as rasa-sdk Actions the engine runs in-process.
+
+They are ordinary rasa-sdk actions: the same classes run behind ``ikhtiyar actions`` (the
+rasa-sdk action server) for a deployment that puts a Rasa assistant in front. In-process
+they read the turn (database session, message, reference data) from ``conversation.turn``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+
+from conversation import catalog
+from conversation.turn import Turn, current
+from storage import lifecycle, tracking
+from storage.models import Citizen, Complaint, Message, State
+
+DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 2000
+LOCATION_MAX, NAME_MAX = 300, 80
+FORM_SLOTS = ("description", "district", "location_detail", "category", "name")
+
+
+def _say(dispatcher: CollectingDispatcher, key: str, **values: Any) -> None:
+    dispatcher.utter_message(response=key, **values)
+
+
+class ValidateComplaintForm(FormValidationAction):
+    """Checks each answer of the complaint form; a bad one is re-asked with the reason."""
+
+    def name(self) -> str:
+        return "validate_complaint_form"
+
+    def validate_description(self, value: Any, dispatcher, tracker: Tracker, domain) -> dict:
+        text = " ".join(str(value or "").split())
+        letters = sum(ch.isalpha() for ch in text)
+        if len(text) > DESCRIPTION_MAX:
+            _say(dispatcher, "description_too_long", length=len(text), max=DESCRIPTION_MAX)
+            return {"description": None}
+        if letters < DESCRIPTION_MIN or len(text.split()) < 2:
+            _say(dispatcher, "description_too_short")
+            return {"description": None}
+        return {"description": text}
+
+    def validate_district(self, value: Any, dispatcher, tracker: Tracker, domain) -> dict:
+        turn = current.get()
+        code, candidates = turn.knowledge.find_district(str(value or ""))
+        if code:
+            return {"district": code}
+        if candidates:
+            turn.state["awaiting"] = {"kind": "district_choice", "choices": candidates}
+            options = "\n".join(f"{i} {turn.knowledge.name('district', c, turn.lang)}"
+                                for i, c in enumerate(candidates, 1))
+            _say(dispatcher, "district_choices", options=options)
+        else:
+            _say(dispatcher, "district_unknown", text=str(value)[:40])
+        return {"district": None}
+
+    def validate_location_detail(self, value: Any, dispatcher, tracker: Tracker, domain) -> dict:
+        text = " ".join(str(value or "").split())
+        if sum(ch.isalnum() for ch in text) < 3:
+            _say(dispatcher, "location_too_short")
+            return {"location_detail": None}
+        return {"location_detail": text[:LOCATION_MAX]}
+
+    def validate_category(self, value: Any, dispatcher, tracker: Tracker, domain) -> dict:
+        known = current.get().knowledge.categories
+        return {"category": value if value in known else None}
+
+    def validate_name(self, value: Any, dispatcher, tracker: Tracker, domain) -> dict:
+        text = " ".join(str(value or "").split())
+        if text in ("", "-"):  # skipped: the name is optional
+            return {"name": ""}
+        if not any(ch.isalpha() for ch in text):
+            _say(dispatcher, "ask_name")
+            return {"name": None}
+        return {"name": text[:NAME_MAX]}
+
+
+class ActionSubmitComplaint(Action):
+    """Files the complaint from the form's slots and tells the tracking number."""
+
+    def name(self) -> str:
+        return "action_submit_complaint"
+
+    async def run(self, dispatcher, tracker: Tracker, domain) -> list[dict]:
+        turn = current.get()
+        complaint = submit_complaint(turn, tracker.slots)
+        sla = turn.knowledge.categories[complaint.category_code].sla_days
+        _say(dispatcher, "complaint_registered", tracking=turn.tracking(complaint.tracking_number),
+             sla_days=sla)
+        return [SlotSet(slot, None) for slot in FORM_SLOTS]
+
+
+def submit_complaint(turn: Turn, slots: dict) -> Complaint:
+    session = turn.session
+    while True:  # random numbers: a collision is rare, so just draw again
+        number = tracking.new_number()
+        if session.scalar(select(Complaint.id).where(Complaint.tracking_number == number)) is None:
+            break
+    kind = turn.knowledge.categories[slots["category"]]
+    if slots.get("name"):
+        citizen = session.get(Citizen, turn.contact.citizen_id)
+        citizen.name = slots["name"]
+    complaint = Complaint(
+        tracking_number=number, citizen_id=turn.contact.citizen_id, contact_id=turn.contact.id,
+        channel=turn.contact.channel, language=turn.lang, description=slots["description"],
+        district_code=slots["district"], location_detail=slots["location_detail"],
+        department_code=kind.department, category_code=kind.code,
+        latitude=(turn.state.get("location") or [None, None])[0],
+        longitude=(turn.state.get("location") or [None, None])[1],
+    )
+    lifecycle.submit(session, complaint, turn.message,
+                     lifecycle.Actor("citizen", channel=turn.contact.channel), sla_days=kind.sla_days)
+    # The messages that made up the form belong to the complaint's timeline.
+    ids = [*turn.state.get("form_messages", []), turn.message.id]
+    for message in session.scalars(select(Message).where(Message.id.in_(ids))):
+        message.complaint_id = complaint.id
+    return complaint
+
+
+class ActionComplaintStatus(Action):
+    """Tells the status of a complaint, only to the complainant's own contact address."""
+
+    def name(self) -> str:
+        return "action_complaint_status"
+
+    async def run(self, dispatcher, tracker: Tracker, domain) -> list[dict]:
+        turn = current.get()
+        found = turn.understanding.tracking
+        mine = select(Complaint).where(Complaint.citizen_id == turn.contact.citizen_id)
+        if found.number:
+            complaint = turn.session.scalars(mine.where(Complaint.tracking_number == found.number)).first()
+            if complaint is None:
+                _say(dispatcher, "status_not_found", tracking=turn.tracking(found.number))
+            else:
+                _say(dispatcher, "status", **status_values(turn, complaint))
+            return []
+        if found.mistyped:
+            _say(dispatcher, "tracking_mistyped", digits=found.mistyped)
+            return []
+        complaints = list(turn.session.scalars(mine.order_by(Complaint.id.desc()).limit(5)))
+        if not complaints:
+            _say(dispatcher, "status_none")
+        elif len(complaints) == 1:
+            _say(dispatcher, "status", **status_values(turn, complaints[0]))
+        else:
+            lines = "\n".join(
+                f"{turn.tracking(c.tracking_number)}: {catalog.text('status_' + c.state, turn.lang)}"
+                for c in complaints)
+            _say(dispatcher, "status_list", lines=lines)
+        return []
+
+
+def status_values(turn: Turn, complaint: Complaint) -> dict:
+    k, lang = turn.knowledge, turn.lang
+    unknown = catalog.text("not_specified", lang)
+    return {
+        "tracking": turn.tracking(complaint.tracking_number),
+        "status": catalog.text("status_" + complaint.state, lang),
+        "department": k.name("department", complaint.department_code, lang) or unknown,
+        "district": k.name("district", complaint.district_code, lang) or unknown,
+        "filed": complaint.created_at.strftime("%Y-%m-%d"),
+    }
+
+
+class ActionAnswerResolution(Action):
+    """The complainant's yes or no to "are you satisfied?": closes, or reopens and escalates."""
+
+    def name(self) -> str:
+        return "action_answer_resolution"
+
+    async def run(self, dispatcher, tracker: Tracker, domain) -> list[dict]:
+        turn = current.get()
+        answer = tracker.get_slot("satisfied")
+        reason = tracker.get_slot("reason") or None
+        query = select(Complaint).where(Complaint.citizen_id == turn.contact.citizen_id,
+                                        Complaint.state == State.RESOLVED.value)
+        if turn.understanding.tracking.number:
+            query = query.where(Complaint.tracking_number == turn.understanding.tracking.number)
+        waiting = list(turn.session.scalars(query.order_by(Complaint.id)))
+        if not waiting:
+            _say(dispatcher, "nothing_to_confirm")
+            return []
+        if len(waiting) > 1:
+            turn.state["awaiting"] = {"kind": "which_complaint", "satisfied": answer, "reason": reason}
+            _say(dispatcher, "which_complaint",
+                 numbers=", ".join(turn.tracking(c.tracking_number) for c in waiting))
+            return []
+        complaint = waiting[0]
+        turn.message.complaint_id = complaint.id
+        shown = turn.tracking(complaint.tracking_number)
+        if answer:
+            lifecycle.confirm_satisfied(turn.session, complaint, turn.message)
+            _say(dispatcher, "closed_thanks", tracking=shown)
+        else:
+            lifecycle.reject_resolution(turn.session, complaint, turn.message, reason)
+            if reason:
+                _say(dispatcher, "reopened_with_reason", tracking=shown)
+            else:
+                turn.state["awaiting"] = {"kind": "comment", "complaint": complaint.id}
+                _say(dispatcher, "reopened", tracking=shown)
+        return []
+
+
+ACTIONS = (ValidateComplaintForm, ActionSubmitComplaint, ActionComplaintStatus, ActionAnswerResolution)

@@ -1,0 +1,63 @@
+"""What officers do to a case that the citizen must hear about.
+
+Each operation changes the complaint through ``storage.lifecycle`` and puts the message
+for the citizen in the outbox, on the channel and in the language the citizen uses.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from conversation import catalog
+from storage import lifecycle
+from storage.messages import queue_outbound
+from storage.models import Complaint, Contact, Conversation, Message, State
+
+
+def _tell(session: Session, complaint: Complaint, key: str, kind: str, prefix: str,
+          state_update: dict | None = None, **values: object) -> Message:
+    contact = session.get(Contact, complaint.contact_id)
+    conversation = session.scalars(
+        select(Conversation).where(Conversation.contact_id == contact.id)).first()
+    lang = (conversation.language if conversation else None) or complaint.language or "en"
+    if conversation is not None and state_update:
+        conversation.state = {**(conversation.state or {}), **state_update}
+    text = catalog.text(key, lang, short=contact.channel == "sms",
+                        tracking=f"{prefix}-{complaint.tracking_number}", **values)
+    return queue_outbound(session, contact, text, kind=kind, complaint_id=complaint.id,
+                          conversation_id=conversation.id if conversation else None,
+                          language=lang, extras={"key": key})
+
+
+def resolve(session: Session, complaint: Complaint, actor: lifecycle.Actor, note: str,
+            outcome: str = "relief_granted", prefix: str = "KP") -> Message:
+    """Mark the complaint resolved and ask the complainant whether they are satisfied.
+
+    A case not yet being worked on is first taken up (assigned, in progress), each step on
+    the timeline, so the officer need not click through states to say it is done.
+    """
+    if complaint.state == State.SUBMITTED:
+        lifecycle.assign(session, complaint, actor, user_id=actor.user_id)
+    if complaint.state in (State.REOPENED, State.AWAITING_INFO):
+        lifecycle.start_work(session, complaint, actor)
+    lifecycle.resolve(session, complaint, actor, note, outcome)
+    return _tell(session, complaint, "satisfaction_request", "satisfaction_request", prefix,
+                 note=note.strip())
+
+
+def ask_for_information(session: Session, complaint: Complaint, actor: lifecycle.Actor,
+                        question: str, prefix: str = "KP") -> Message:
+    """Put the case on hold for the citizen's answer; their next message lands on the case."""
+    if complaint.state == State.SUBMITTED:
+        lifecycle.assign(session, complaint, actor, user_id=actor.user_id)
+    lifecycle.request_info(session, complaint, actor, question)
+    return _tell(session, complaint, "info_request", "info_request", prefix,
+                 state_update={"info_for": complaint.id}, question=question)
+
+
+def message_citizen(session: Session, complaint: Complaint, actor: lifecycle.Actor, text: str,
+                    prefix: str = "KP") -> Message:
+    """An officer's free-text answer to the citizen, recorded on the timeline."""
+    lifecycle.note(session, complaint, actor, text, kind="officer_message")
+    return _tell(session, complaint, "officer_message", "officer_message", prefix, text=text)

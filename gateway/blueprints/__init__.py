@@ -1,0 +1,1 @@
+"""HTTP blueprints; each route is thin: parse, verify, hand on."""

@@ -1,0 +1,50 @@
+"""/simulator: every channel in a browser, through the same path as a real provider."""
+
+from flask import Blueprint, current_app, jsonify, render_template, request
+from sqlalchemy import select
+
+from channels.web import simulator
+from gateway.pipeline import receive
+from storage.messages import find_contact
+from storage.models import Message
+
+bp = Blueprint("simulator", __name__, url_prefix="/simulator")
+
+
+@bp.get("")
+@bp.get("/")
+def page():
+    return render_template("simulator.html", personas=simulator.PERSONAS)
+
+
+@bp.post("/messages")
+def send():
+    form = request.get_json(silent=True)
+    if not isinstance(form, dict):
+        return jsonify(error="send JSON: persona, sender, text"), 400
+    try:
+        inbound = simulator.parse(form)
+    except simulator.SimulatorError as exc:
+        return jsonify(error=str(exc)), 400
+    rt = current_app.extensions["ikhtiyar"]
+    message_id, new = receive(rt, inbound)
+    return jsonify(id=message_id, duplicate=not new), 202 if new else 200
+
+
+@bp.get("/thread")
+def thread():
+    try:
+        address = simulator.normalize_sender(request.args.get("persona", ""), request.args.get("sender", ""))
+    except simulator.SimulatorError as exc:
+        return jsonify(error=str(exc)), 400
+    rt = current_app.extensions["ikhtiyar"]
+    with rt.sessions() as session:
+        contact = find_contact(session, request.args["persona"], address)
+        if contact is None:
+            return jsonify(messages=[])
+        rows = session.scalars(select(Message).where(Message.contact_id == contact.id)
+                               .order_by(Message.id.desc()).limit(200)).all()
+        messages = [{"id": m.id, "direction": m.direction, "text": m.text, "status": m.status,
+                     "kind": m.kind, "language": m.language, "error": m.error,
+                     "at": m.created_at.isoformat()} for m in reversed(rows)]
+    return jsonify(messages=messages)

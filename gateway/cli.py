@@ -1,0 +1,244 @@
+"""The ``ikhtiyar`` command."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import secrets
+import sys
+import threading
+import time
+
+import click
+from sqlalchemy import select
+
+from gateway.settings import SettingsError, load_settings
+
+
+def _runtime(prepare: bool = False):
+    from gateway import jobs
+    from gateway import runtime as rt_module
+    from gateway.queue import make_queue
+
+    try:
+        settings = load_settings()
+        logging.basicConfig(level=settings.log_level.upper(),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        rt = rt_module.build(settings, warn=lambda m: click.echo(m, err=True))
+        rt.queue = make_queue(settings.redis_url, settings.queue_name)
+        if prepare:
+            rt_module.prepare(rt, say=click.echo)
+    except (SettingsError, Exception) as exc:
+        if isinstance(exc, SettingsError):
+            raise click.ClickException(str(exc)) from None
+        raise
+    jobs.install(rt)
+    return rt
+
+
+@click.group()
+def main() -> None:
+    """Ikhtiyar: citizens' complaints from WhatsApp, SMS, phone, email and letters."""
+
+
+def _sweeper(interval: float = 30.0) -> None:
+    from gateway import jobs
+
+    def loop():
+        while True:
+            time.sleep(interval)
+            try:
+                jobs.sweep()
+            except Exception:
+                logging.getLogger("ikhtiyar").exception("sweep failed")
+
+    threading.Thread(target=loop, name="ikhtiyar-sweeper", daemon=True).start()
+
+
+def _serve_http(rt, threads: int = 8) -> None:
+    from waitress import serve as waitress_serve
+
+    from gateway.app import create_app
+
+    host, _, port = rt.settings.web_listen.rpartition(":")
+    click.echo(f"Ikhtiyar is listening on http://{host}:{port}\n"
+               f"  simulator: http://{host}:{port}/simulator\n"
+               f"  health:    http://{host}:{port}/healthz")
+    waitress_serve(create_app(rt), host=host, port=int(port), threads=threads, ident="ikhtiyar")
+
+
+@main.command()
+def serve() -> None:
+    """Everything in one process: web, job worker, sweeper (embedded defaults)."""
+    rt = _runtime(prepare=True)
+    rt.queue.start()
+    if rt.settings.redis_url:
+        click.echo("IKHTIYAR_REDIS_URL is set: run `ikhtiyar worker` to process jobs.")
+    _sweeper()
+    _serve_http(rt)
+
+
+@main.command()
+def web() -> None:
+    """The web process only (webhooks, dashboards, simulator)."""
+    rt = _runtime(prepare=True)
+    rt.queue.start()  # without Redis the web process runs its own worker thread
+    _serve_http(rt)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def worker(burst: bool) -> None:
+    """An RQ worker for the jobs queued on Redis."""
+    rt = _runtime()
+    if not rt.settings.redis_url:
+        raise click.ClickException("IKHTIYAR_REDIS_URL: a worker needs Redis (serve runs jobs in-process)")
+    from rq import Worker
+
+    Worker([rt.queue.queue], connection=rt.queue.redis).work(burst=burst, with_scheduler=True)
+
+
+@main.command()
+def scheduler() -> None:
+    """Periodic work: re-queue stalled messages and outbox retries."""
+    rt = _runtime()
+    rt.queue.start()
+    from gateway import jobs
+
+    while True:
+        jobs.sweep()
+        time.sleep(30)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the schema and (re)load the reference data."""
+    _runtime(prepare=True)
+    click.echo("database is up to date")
+
+
+@main.group()
+def users() -> None:
+    """Staff accounts."""
+
+
+ROLES = ("officer", "department_head", "clerk", "admin", "viewer")
+
+
+@users.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--department", "department", help="Department code (officers, department heads).")
+@click.option("--district", "district", help="District code (officers).")
+@click.option("--password", help="Prompted for when not given.")
+def users_create(name: str, role: str, department: str | None, district: str | None,
+                 password: str | None) -> None:
+    """Create a user, or update an existing one's role, scope and password."""
+    from gateway.passwords import hash_password
+    from storage.db import transaction
+    from storage.models import Department, District, User
+
+    rt = _runtime(prepare=True)
+    if role in ("officer", "department_head") and not department:
+        raise click.ClickException(f"--department: a {role} needs a department code")
+    if role == "officer" and not district:
+        raise click.ClickException("--district: an officer needs a district code")
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        raise click.ClickException("--password: use at least 8 characters")
+    with transaction(rt.sessions) as session:
+        if department and session.get(Department, department.upper()) is None:
+            raise click.ClickException(f"--department: no department with code {department}")
+        if district and session.get(District, district.upper()) is None:
+            raise click.ClickException(f"--district: no district with code {district}")
+        user = session.scalars(select(User).where(User.username == name)).first() or User(username=name)
+        user.role, user.password_hash = role, hash_password(password)
+        user.department_code = department.upper() if department else None
+        user.district_code = district.upper() if district else None
+        session.add(user)
+    click.echo(f"user {name} ({role}) saved")
+
+
+@users.command("token")
+@click.argument("name")
+def users_token(name: str) -> None:
+    """Print a new bearer token for NAME (replaces the previous one)."""
+    from gateway.passwords import new_token
+    from storage.db import transaction
+    from storage.models import User
+
+    rt = _runtime()
+    with transaction(rt.sessions) as session:
+        user = session.scalars(select(User).where(User.username == name)).first()
+        if user is None:
+            raise click.ClickException(f"no user named {name}")
+        token, digest = new_token()
+        user.token_hash = digest
+    click.echo(token)
+
+
+@main.group()
+def complaints() -> None:
+    """Work on complaints from the command line."""
+
+
+@complaints.command("resolve")
+@click.argument("tracking_number")
+@click.option("--note", required=True, help="What was done; the citizen reads it.")
+@click.option("--by", "username", default="admin", show_default=True, help="The officer resolving it.")
+def complaints_resolve(tracking_number: str, note: str, username: str) -> None:
+    """Mark a complaint resolved; the citizen is asked to confirm (only they can close it)."""
+    from conversation import casework
+    from gateway import jobs
+    from storage import lifecycle, tracking
+    from storage.db import transaction
+    from storage.models import Complaint, User
+
+    rt = _runtime()
+    found = tracking.find(tracking_number, rt.settings.tracking_prefix)
+    if not found.number:
+        raise click.ClickException(f"{tracking_number}: not a valid tracking number (check digit)")
+    with transaction(rt.sessions) as session:
+        complaint = session.scalars(select(Complaint).where(Complaint.tracking_number == found.number)).first()
+        if complaint is None:
+            raise click.ClickException(f"no complaint {tracking_number}")
+        user = session.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            raise click.ClickException(f"--by: no user named {username}")
+        actor = lifecycle.Actor(user.role if user.role in lifecycle.STAFF else "officer", user.id, "cli")
+        try:
+            message = casework.resolve(session, complaint, actor, note, prefix=rt.settings.tracking_prefix)
+        except lifecycle.TransitionError as exc:
+            raise click.ClickException(str(exc)) from None
+        session.flush()
+        message_id = message.id
+    jobs.deliver(message_id)
+    click.echo(f"{rt.settings.tracking_prefix}-{found.number} resolved; the citizen has been asked to confirm")
+
+
+@main.command("reference")
+def reference_reload() -> None:
+    """Reload districts, departments and categories from config/."""
+    _runtime(prepare=True)
+    click.echo("reference data loaded")
+
+
+@main.group()
+def keys() -> None:
+    """Keys for settings."""
+
+
+@keys.command("new")
+def keys_new() -> None:
+    """Print a new random key for IKHTIYAR_DATA_KEY or IKHTIYAR_SECRET_KEY."""
+    click.echo(base64.b64encode(secrets.token_bytes(32)).decode())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

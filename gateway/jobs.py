@@ -1,0 +1,113 @@
+"""The job functions: a conversation turn, the delivery of one outbound message, the sweep.
+
+They run in RQ workers (``ikhtiyar worker``) or in the in-process worker; either way they
+find the process's runtime with ``gateway.jobs.runtime()``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from channels import log_sender, registry
+from channels.delivery import Outgoing, PermanentError, TransientError
+from gateway import runtime as rt_module
+from gateway.settings import load_settings
+from storage.db import transaction
+from storage.messages import advance_status, due_outbound, retry_later
+from storage.models import Contact, Message, OutboxStatus, utcnow
+
+log = logging.getLogger("ikhtiyar.jobs")
+_runtime: rt_module.Runtime | None = None
+
+
+def install(rt: rt_module.Runtime) -> None:
+    global _runtime
+    _runtime = rt
+
+
+def runtime() -> rt_module.Runtime:
+    """The runtime of this process; an RQ worker builds its own from the settings."""
+    global _runtime
+    if _runtime is None:
+        from gateway.queue import make_queue
+
+        rt = rt_module.build(load_settings())
+        rt.queue = make_queue(rt.settings.redis_url, rt.settings.queue_name)
+        _runtime = rt
+    return _runtime
+
+
+def process_inbound(message_id: int) -> list[int]:
+    """A conversation turn; earlier unprocessed messages of the same sender go first."""
+    rt = runtime()
+    with transaction(rt.sessions) as session:
+        message = session.get(Message, message_id)
+        if message is None:
+            return []
+        # Lock the sender's contact so two workers never interleave one conversation.
+        session.scalars(select(Contact).where(Contact.id == message.contact_id).with_for_update()).one()
+        earlier = session.scalars(
+            select(Message.id).where(Message.contact_id == message.contact_id,
+                                     Message.direction == "in", Message.status == "received",
+                                     Message.id <= message_id).order_by(Message.id)).all()
+        engine = rt.conversation(session)
+        outbound = [m for mid in earlier for m in engine.handle(session, mid)]
+        session.flush()
+        ids = [m.id for m in outbound]
+    for mid in ids:
+        rt.queue.enqueue(deliver, mid)
+    return ids
+
+
+def deliver(message_id: int) -> str | None:
+    """Send one outbox row through its channel; retry later on a transient error."""
+    rt = runtime()
+    with transaction(rt.sessions) as session:
+        message = session.get(Message, message_id)
+        if message is None or message.status != OutboxStatus.QUEUED:
+            return message.status if message else None
+        contact = session.get(Contact, message.contact_id)
+        outgoing = Outgoing(channel=message.channel, to=contact.address, text=message.text,
+                            kind=message.kind or "reply", key=message.payload.get("key"),
+                            language=message.language, extras=dict(message.payload))
+        if contact.opted_out:
+            advance_status(message, OutboxStatus.FAILED, error="the citizen has opted out")
+            return message.status
+        send = log_sender.send if contact.simulated else registry.sender_for(message.channel, rt.settings)
+        retry_at = None
+        try:
+            result = send(outgoing)
+        except TransientError as exc:
+            retry_at = retry_later(message, str(exc), rt.settings.outbox_max_attempts)
+        except PermanentError as exc:
+            message.attempts += 1
+            advance_status(message, OutboxStatus.FAILED, error=str(exc))
+        else:
+            message.attempts += 1
+            advance_status(message, result.status, provider_id=result.provider_id)
+        status, delay = message.status, None
+        if retry_at is not None:
+            delay = max(0.0, (retry_at - message.updated_at).total_seconds()) if message.updated_at else 5.0
+    if delay is not None:
+        rt.queue.enqueue_in(delay, deliver, message_id)
+    return status
+
+
+def sweep(stale_seconds: float = 60.0) -> int:
+    """Re-queue what a lost job left behind: outbox rows whose retry is due, and inbound
+    messages stored but not handled (Redis was down, or a worker died mid-turn)."""
+    rt = runtime()
+    cutoff = utcnow() - timedelta(seconds=stale_seconds)
+    with rt.sessions() as session:
+        outbound = due_outbound(session, before=cutoff)
+        inbound = session.scalars(
+            select(Message.id).where(Message.direction == "in", Message.status == "received",
+                                     Message.created_at < cutoff).order_by(Message.id).limit(500)).all()
+    for mid in inbound:
+        rt.queue.enqueue(process_inbound, mid)
+    for mid in outbound:
+        rt.queue.enqueue(deliver, mid)
+    return len(inbound) + len(outbound)

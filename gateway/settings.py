@@ -1,0 +1,184 @@
+"""Settings: environment variables (prefix ``IKHTIYAR_``) over an optional TOML file.
+
+A bad value stops start-up with one line naming the setting (see ``load_settings``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message is one line naming it."""
+
+
+def _toml_file() -> Path | None:
+    named = os.environ.get("IKHTIYAR_CONFIG")
+    if named:
+        return Path(named)
+    local = Path("ikhtiyar.toml")
+    return local if local.exists() else None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IKHTIYAR_", extra="ignore", frozen=True)
+
+    var_dir: Path = Path("var")
+    database_url: str = ""
+    redis_url: str | None = None
+    queue_name: str = "ikhtiyar"
+    public_url: str | None = None
+    trust_proxy: bool = False
+    secret_key: str | None = None
+    data_key: str | None = None
+    web_listen: str = "127.0.0.1:8080"
+    smtp_listen: str = "127.0.0.1:2525"
+    mail_address: str = "complaints@ikhtiyar.localhost"
+    smtp_url: str | None = None
+    imap_url: str | None = None
+    tracking_prefix: str = "KP"
+    simulator: bool = True
+    twilio_account_sid: str | None = Field(
+        default=None, validation_alias=AliasChoices("TWILIO_ACCOUNT_SID", "IKHTIYAR_TWILIO_ACCOUNT_SID")
+    )
+    twilio_auth_token: str | None = Field(
+        default=None, validation_alias=AliasChoices("TWILIO_AUTH_TOKEN", "IKHTIYAR_TWILIO_AUTH_TOKEN")
+    )
+    twilio_api_url: str = "https://api.twilio.com"
+    outbox_max_attempts: int = Field(default=8, ge=1, le=50)
+    log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml = _toml_file()
+        if toml is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        return tuple(sources)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if value and value.split(":", 1)[0].split("+", 1)[0] not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        if value.startswith("postgres://"):
+            value = "postgresql://" + value[len("postgres://"):]
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value[len("postgresql://"):]
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value and urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis:// URL")
+        return value or None
+
+    @field_validator("public_url", "twilio_api_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError("must be an http(s):// URL")
+            return value.rstrip("/")
+        return value or None
+
+    @field_validator("web_listen", "smtp_listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be HOST:PORT")
+        return value
+
+    @field_validator("data_key")
+    @classmethod
+    def _data_key(cls, value: str | None) -> str | None:
+        if value:
+            try:
+                raw = base64.b64decode(value, validate=True)
+            except binascii.Error:
+                raise ValueError("must be base64 (make one: ikhtiyar keys new)") from None
+            if len(raw) != 32:
+                raise ValueError(f"must be 32 bytes in base64, got {len(raw)} bytes")
+        return value or None
+
+    @field_validator("tracking_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not value.isalpha() or not value.isascii() or len(value) > 5:
+            raise ValueError("must be 1-5 Latin letters")
+        return value.upper()
+
+    # Derived values -------------------------------------------------------
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.var_dir / 'ikhtiyar.db').as_posix()}"
+
+    @property
+    def twilio_configured(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+    def data_key_bytes(self, warn=print) -> bytes:
+        """The PII key: from the setting, else a key file kept under var/ (created once)."""
+        if self.data_key:
+            return base64.b64decode(self.data_key)
+        return _key_file(self.var_dir / "data.key", 32, "IKHTIYAR_DATA_KEY", warn)
+
+    def secret_key_bytes(self, warn=print) -> bytes:
+        if self.secret_key:
+            return self.secret_key.encode()
+        return _key_file(self.var_dir / "secret.key", 32, "IKHTIYAR_SECRET_KEY", warn)
+
+
+def _key_file(path: Path, size: int, setting: str, warn) -> bytes:
+    if path.exists():
+        raw = base64.b64decode(path.read_text().strip())
+        if len(raw) != size:
+            raise SettingsError(f"{setting}: key file {path} is damaged ({len(raw)} bytes)")
+        return raw
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = secrets.token_bytes(size)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(base64.b64encode(raw).decode() + "\n")
+    warn(f"warning: {setting} is not set; generated a key in {path}. Keep it safe: "
+         "without it the stored personal data cannot be read.")
+    return raw
+
+
+_ENV_NAMES = {"twilio_account_sid": "TWILIO_ACCOUNT_SID", "twilio_auth_token": "TWILIO_AUTH_TOKEN"}
+
+
+def load_settings(**overrides) -> Settings:
+    """Read the settings, turning the first validation error into one clear line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "settings"
+        name = _ENV_NAMES.get(field, f"IKHTIYAR_{field.upper()}")
+        message = err["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"{name}: {message}") from None

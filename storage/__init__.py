@@ -1,0 +1,1 @@
+"""Storage: models, sessions, migrations, personal-data encryption and the complaint lifecycle."""

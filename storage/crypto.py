@@ -1,0 +1,89 @@
+"""Personal data at rest: AES-GCM encryption plus a keyed hash (HMAC) for exact look-up.
+
+Phone numbers, email addresses, names and CNIC numbers never reach the database in clear.
+Each column that holds one is an ``EncryptedText``; the ones we search by also keep a
+``*_hash`` column, the HMAC of the normalized value.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import Text
+from sqlalchemy.types import TypeDecorator
+
+_PREFIX = "v1:"
+
+
+class DecryptionError(Exception):
+    """Stored personal data could not be decrypted (wrong IKHTIYAR_DATA_KEY?)."""
+
+
+class Vault:
+    """Keys derived from the one data key: one for AES-GCM, one for the look-up HMAC."""
+
+    def __init__(self, data_key: bytes) -> None:
+        if len(data_key) != 32:
+            raise ValueError("the data key must be 32 bytes")
+        self._aead = AESGCM(_derive(data_key, b"ikhtiyar pii encryption"))
+        self._mac_key = _derive(data_key, b"ikhtiyar pii lookup")
+
+    def encrypt(self, plaintext: str) -> str:
+        nonce = os.urandom(12)
+        sealed = self._aead.encrypt(nonce, plaintext.encode(), None)
+        return _PREFIX + base64.b64encode(nonce + sealed).decode()
+
+    def decrypt(self, token: str) -> str:
+        if not token.startswith(_PREFIX):
+            raise DecryptionError("not an encrypted value")
+        raw = base64.b64decode(token[len(_PREFIX):])
+        try:
+            return self._aead.decrypt(raw[:12], raw[12:], None).decode()
+        except Exception as exc:  # InvalidTag: the key is not the one that wrote it
+            raise DecryptionError("stored personal data does not match IKHTIYAR_DATA_KEY") from exc
+
+    def digest(self, normalized: str) -> str:
+        return hmac.new(self._mac_key, normalized.encode(), hashlib.sha256).hexdigest()
+
+
+def _derive(key: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(key)
+
+
+_vault: Vault | None = None
+
+
+def configure_vault(data_key: bytes) -> Vault:
+    global _vault
+    _vault = Vault(data_key)
+    return _vault
+
+
+def vault() -> Vault:
+    if _vault is None:
+        raise RuntimeError("storage.crypto.configure_vault() was not called")
+    return _vault
+
+
+def lookup_hash(normalized: str) -> str:
+    """The HMAC of an already-normalized value, for exact-match columns."""
+    return vault().digest(normalized)
+
+
+class EncryptedText(TypeDecorator):
+    """A text column stored AES-GCM encrypted; Python sees plain ``str``."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else vault().encrypt(value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else vault().decrypt(value)

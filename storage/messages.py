@@ -1,0 +1,144 @@
+"""Contacts, the inbox and the outbox.
+
+Inbound rows are unique on (channel, provider id): a provider's retry finds the row that is
+already there. Outbound rows are the outbox: queued -> sent -> delivered | read | failed,
+and a status only ever moves forward, since provider callbacks arrive out of order.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from storage.crypto import lookup_hash
+from storage.models import Citizen, Contact, Message, OutboxStatus, utcnow
+
+# Channels whose address is a phone number: one citizen behind the same number on each.
+PHONE_CHANNELS = ("whatsapp", "sms", "voice")
+
+_RANK = {OutboxStatus.QUEUED: 0, OutboxStatus.SENT: 1, OutboxStatus.DELIVERED: 2,
+         OutboxStatus.READ: 3, OutboxStatus.FAILED: 4}
+
+
+def address_hash(address: str) -> str:
+    return lookup_hash(address.strip().lower())
+
+
+def find_contact(session: Session, channel: str, address: str) -> Contact | None:
+    return session.scalars(
+        select(Contact).where(Contact.channel == channel, Contact.address_hash == address_hash(address))
+    ).first()
+
+
+def contact_for(session: Session, channel: str, address: str, *, simulated: bool = False) -> Contact:
+    """The contact for this address on this channel, created with its citizen if new.
+
+    A phone number already known on another phone channel keeps its citizen, so a complaint
+    filed by WhatsApp can be confirmed by SMS from the same number.
+    """
+    digest = address_hash(address)
+    contact = session.scalars(
+        select(Contact).where(Contact.channel == channel, Contact.address_hash == digest)
+    ).first()
+    if contact is not None:
+        return contact
+    citizen_id = None
+    if channel in PHONE_CHANNELS:
+        citizen_id = session.scalars(
+            select(Contact.citizen_id).where(
+                Contact.channel.in_(PHONE_CHANNELS), Contact.address_hash == digest,
+                Contact.simulated == simulated)
+        ).first()
+    if citizen_id is None:
+        citizen = Citizen()
+        session.add(citizen)
+        session.flush()
+        citizen_id = citizen.id
+    contact = Contact(citizen_id=citizen_id, channel=channel, address=address.strip(),
+                      address_hash=digest, simulated=simulated)
+    try:
+        with session.begin_nested():
+            session.add(contact)
+    except IntegrityError:  # another process created it a moment ago
+        return session.scalars(
+            select(Contact).where(Contact.channel == channel, Contact.address_hash == digest)
+        ).one()
+    return contact
+
+
+def insert_inbound(session: Session, contact: Contact, *, channel: str, provider_id: str,
+                   text: str, payload: dict, raw: str | None = None,
+                   received_at: datetime | None = None,
+                   language: str | None = None) -> tuple[Message, bool]:
+    """Store an inbound message once; a repeat of the same provider id returns the first row."""
+    existing = session.scalars(
+        select(Message).where(Message.channel == channel, Message.provider_id == provider_id)
+    ).first()
+    if existing is not None:
+        return existing, False
+    message = Message(direction="in", channel=channel, provider_id=provider_id,
+                      contact_id=contact.id, text=text, payload=payload, raw=raw, status="received",
+                      received_at=received_at or utcnow(), language=language)
+    try:
+        with session.begin_nested():
+            session.add(message)
+    except IntegrityError:  # the same delivery raced in on another worker
+        existing = session.scalars(
+            select(Message).where(Message.channel == channel, Message.provider_id == provider_id)
+        ).one()
+        return existing, False
+    return message, True
+
+
+def queue_outbound(session: Session, contact: Contact, text: str, *, kind: str = "reply",
+                   conversation_id: int | None = None, complaint_id: int | None = None,
+                   language: str | None = None, extras: dict | None = None,
+                   channel: str | None = None) -> Message:
+    """Put a message in the outbox; a delivery job picks it up."""
+    message = Message(direction="out", channel=channel or contact.channel, contact_id=contact.id,
+                      conversation_id=conversation_id, complaint_id=complaint_id, text=text,
+                      kind=kind, language=language, payload=extras or {},
+                      status=OutboxStatus.QUEUED.value, next_attempt_at=utcnow())
+    session.add(message)
+    return message
+
+
+def advance_status(message: Message, status: str, *, provider_id: str | None = None,
+                   error: str | None = None) -> bool:
+    """Move an outbound message's status forward only; returns whether it changed."""
+    new = OutboxStatus(status)
+    if _RANK[new] <= _RANK[OutboxStatus(message.status)]:
+        return False
+    message.status = new.value
+    if provider_id:
+        message.provider_id = provider_id
+    if error:
+        message.error = error
+    message.next_attempt_at = None
+    return True
+
+
+def retry_later(message: Message, error: str, max_attempts: int,
+                base_seconds: float = 5.0, cap_seconds: float = 3600.0) -> datetime | None:
+    """Count a failed attempt; schedule the next with growing delays, or fail for good."""
+    message.attempts += 1
+    message.error = error
+    if message.attempts >= max_attempts:
+        message.status = OutboxStatus.FAILED.value
+        message.next_attempt_at = None
+        return None
+    delay = min(cap_seconds, base_seconds * 2 ** (message.attempts - 1))
+    message.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    return message.next_attempt_at
+
+
+def due_outbound(session: Session, limit: int = 500, before: datetime | None = None) -> list[int]:
+    """Outbox rows whose next attempt was due before ``before`` (default now)."""
+    return list(session.scalars(
+        select(Message.id).where(Message.direction == "out",
+                                 Message.status == OutboxStatus.QUEUED.value,
+                                 Message.next_attempt_at <= (before or utcnow()))
+        .order_by(Message.next_attempt_at).limit(limit)))
