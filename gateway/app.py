@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from flask import Blueprint, Flask, jsonify, request
 
 from gateway.runtime import Runtime
 
@@ -14,17 +14,41 @@ def create_app(rt: Runtime) -> Flask:
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=bool(rt.settings.public_url and rt.settings.public_url.startswith("https")),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        WTF_CSRF_TIME_LIMIT=None,
         JSON_AS_ASCII=False,
     )
     app.json.ensure_ascii = False
     app.extensions["ikhtiyar"] = rt
 
+    from flask_wtf.csrf import CSRFProtect
+
+    from gateway import auth
     from gateway.blueprints import health, simulator, track
 
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked below, skipping signed machine calls
+    csrf = CSRFProtect(app)
+    app.extensions["csrf_exempt"] = set()
+
+    @app.before_request
+    def _csrf():
+        # Forms from browsers carry a CSRF token. Bearer-token calls and provider webhooks
+        # (verified by their own signatures) carry none and are not cookie-authenticated.
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return
+        if request.headers.get("Authorization", "").startswith("Bearer "):
+            return
+        if request.blueprint in app.extensions["csrf_exempt"]:
+            return
+        csrf.protect()
+
+    auth.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(track.bp)
     if rt.settings.simulator:
-        app.register_blueprint(simulator.bp)
+        # JSON from the simulator page; its personas are sandboxed from real citizens.
+        register_machine_blueprint(app, simulator.bp)
 
     @app.errorhandler(404)
     def _not_found(_exc):
@@ -42,6 +66,13 @@ def create_app(rt: Runtime) -> Flask:
         return response
 
     return app
+
+
+def register_machine_blueprint(app: Flask, bp: Blueprint) -> None:
+    """Register a blueprint whose POSTs are not browser forms (webhooks verified by their
+    own signatures, JSON endpoints): no CSRF token is asked of them."""
+    app.extensions["csrf_exempt"].add(bp.name)
+    app.register_blueprint(bp)
 
 
 def runtime_of(app: Flask) -> Runtime:

@@ -1,0 +1,1 @@
+"""What every Twilio channel shares: request signature checks and the REST client."""
