@@ -67,6 +67,6 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     """Bring the schema to ``revision`` (the same migrations on SQLite and PostgreSQL)."""
     command.upgrade(alembic_config(engine), revision)

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+import storage.schema  # noqa: F401  (all tables)
 from gateway import jobs
 from gateway import runtime as rt_module
 from gateway.queue import InProcessQueue

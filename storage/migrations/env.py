@@ -3,6 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
+import storage.schema  # noqa: F401  (all tables)
 from storage.models import Base
 
 config = context.config
