@@ -56,7 +56,7 @@ class ValidateComplaintForm(FormValidationAction):
                                 for i, c in enumerate(candidates, 1))
             _say(dispatcher, "district_choices", options=options)
         else:
-            _say(dispatcher, "district_unknown", text=str(value)[:40])
+            _say(dispatcher, "district_unknown", given=str(value)[:40])
         return {"district": None}
 
     def validate_location_detail(self, value: Any, dispatcher, tracker: Tracker, domain) -> dict:
@@ -119,6 +119,35 @@ def submit_complaint(turn: Turn, slots: dict) -> Complaint:
     ids = [*turn.state.get("form_messages", []), turn.message.id]
     for message in session.scalars(select(Message).where(Message.id.in_(ids))):
         message.complaint_id = complaint.id
+    return complaint
+
+
+def unused_tracking_number(session) -> str:
+    """A new random tracking number no complaint has yet."""
+    while True:  # random numbers: a collision is rare, so just draw again
+        number = tracking.new_number()
+        if session.scalar(select(Complaint.id).where(Complaint.tracking_number == number)) is None:
+            return number
+
+
+def file_untriaged_complaint(session, contact, message: Message, *, language: str,
+                             description: str, district_code: str | None = None,
+                             incomplete: bool = False) -> Complaint:
+    """File a complaint whose department and category nobody has chosen yet (a phone
+    recording, a voicemail): it waits in the triage queue for a person to categorise it.
+
+    ``message`` is the citizen's inbound message that carried it; ``incomplete`` marks one
+    whose filing the citizen did not finish (they hung up after recording).
+    """
+    complaint = Complaint(
+        tracking_number=unused_tracking_number(session), citizen_id=contact.citizen_id,
+        contact_id=contact.id, channel=contact.channel, language=language,
+        description=description, district_code=district_code, incomplete=incomplete)
+    lifecycle.submit(session, complaint, message, lifecycle.Actor("citizen", channel=contact.channel))
+    message.complaint_id = complaint.id
+    lifecycle.note(session, complaint, lifecycle.SYSTEM,
+                   "Needs triage: listen to the recording, then choose the department and category.",
+                   kind="needs_triage")
     return complaint
 
 

@@ -22,7 +22,7 @@ from conversation.nlu import is_no, is_yes, understand
 from conversation.turn import Turn, current
 from storage import lifecycle
 from storage.messages import queue_outbound
-from storage.models import Complaint, Contact, Conversation, Message, utcnow
+from storage.models import Complaint, Conversation, Message, utcnow
 
 FORM = "complaint_form"
 _DOMAIN = {
@@ -50,15 +50,16 @@ class Engine:
 
     # --- the turn ------------------------------------------------------------------------
 
-    def handle(self, session: Session, message_id: int) -> list[Message]:
+    def handle(self, session: Session, message: Message | int) -> list[Message]:
         """Take one turn for a stored inbound message; returns the queued replies.
 
         A message already handled (a job run twice) is not handled again.
         """
-        message = session.get(Message, message_id)
+        if isinstance(message, int):
+            message = session.get(Message, message)
         if message is None or message.direction != "in" or message.status == "processed":
             return []
-        contact = session.get(Contact, message.contact_id)
+        contact = message.contact
         conversation = session.scalars(
             select(Conversation).where(Conversation.contact_id == contact.id)).first()
         if conversation is None:

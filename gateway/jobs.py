@@ -10,12 +10,13 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from channels import log_sender, registry
 from channels.delivery import Outgoing, PermanentError, TransientError
 from gateway import runtime as rt_module
 from gateway.settings import load_settings
-from storage.db import transaction
+from storage.db import is_sqlite, transaction
 from storage.messages import advance_status, due_outbound, retry_later
 from storage.models import Contact, Message, OutboxStatus, utcnow
 
@@ -44,17 +45,20 @@ def process_inbound(message_id: int) -> list[int]:
     """A conversation turn; earlier unprocessed messages of the same sender go first."""
     rt = runtime()
     with transaction(rt.sessions) as session:
-        message = session.get(Message, message_id)
-        if message is None:
+        sender = select(Message.contact_id).where(Message.id == message_id).scalar_subquery()
+        if not is_sqlite(rt.engine):
+            # Lock the sender's contact so two workers never interleave one conversation
+            # (SQLite's BEGIN IMMEDIATE already serializes writers).
+            session.execute(select(Contact.id).where(Contact.id == sender).with_for_update())
+        waiting = session.scalars(
+            select(Message).options(joinedload(Message.contact))
+            .where(Message.contact_id == sender, Message.direction == "in",
+                   Message.status == "received", Message.id <= message_id)
+            .order_by(Message.id)).all()
+        if not waiting:
             return []
-        # Lock the sender's contact so two workers never interleave one conversation.
-        session.scalars(select(Contact).where(Contact.id == message.contact_id).with_for_update()).one()
-        earlier = session.scalars(
-            select(Message.id).where(Message.contact_id == message.contact_id,
-                                     Message.direction == "in", Message.status == "received",
-                                     Message.id <= message_id).order_by(Message.id)).all()
         engine = rt.conversation(session)
-        outbound = [m for mid in earlier for m in engine.handle(session, mid)]
+        outbound = [m for message in waiting for m in engine.handle(session, message)]
         session.flush()
         ids = [m.id for m in outbound]
     for mid in ids:
@@ -88,9 +92,8 @@ def deliver(message_id: int) -> str | None:
         else:
             message.attempts += 1
             advance_status(message, result.status, provider_id=result.provider_id)
-        status, delay = message.status, None
-        if retry_at is not None:
-            delay = max(0.0, (retry_at - message.updated_at).total_seconds()) if message.updated_at else 5.0
+        status = message.status
+        delay = None if retry_at is None else max(0.0, (retry_at - utcnow()).total_seconds())
     if delay is not None:
         rt.queue.enqueue_in(delay, deliver, message_id)
     return status

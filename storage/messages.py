@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -73,24 +75,26 @@ def insert_inbound(session: Session, contact: Contact, *, channel: str, provider
                    text: str, payload: dict, raw: str | None = None,
                    received_at: datetime | None = None,
                    language: str | None = None) -> tuple[Message, bool]:
-    """Store an inbound message once; a repeat of the same provider id returns the first row."""
+    """Store an inbound message once; a repeat of the same provider id returns the first row.
+
+    One INSERT ... ON CONFLICT DO NOTHING: the webhook's hot path, safe under concurrent
+    deliveries of the same message on SQLite and PostgreSQL alike.
+    """
+    now = utcnow()
+    values = dict(direction="in", channel=channel, provider_id=provider_id, contact_id=contact.id,
+                  text=text, payload=payload, raw=raw, status="received", attempts=0,
+                  received_at=received_at or now, language=language, created_at=now, updated_at=now)
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+    statement = (insert(Message).values(**values)
+                 .on_conflict_do_nothing(index_elements=["channel", "provider_id"])
+                 .returning(Message.id))
+    new_id = session.execute(statement).scalar()
+    if new_id is not None:
+        return session.get(Message, new_id), True
     existing = session.scalars(
         select(Message).where(Message.channel == channel, Message.provider_id == provider_id)
-    ).first()
-    if existing is not None:
-        return existing, False
-    message = Message(direction="in", channel=channel, provider_id=provider_id,
-                      contact_id=contact.id, text=text, payload=payload, raw=raw, status="received",
-                      received_at=received_at or utcnow(), language=language)
-    try:
-        with session.begin_nested():
-            session.add(message)
-    except IntegrityError:  # the same delivery raced in on another worker
-        existing = session.scalars(
-            select(Message).where(Message.channel == channel, Message.provider_id == provider_id)
-        ).one()
-        return existing, False
-    return message, True
+    ).one()
+    return existing, False
 
 
 def queue_outbound(session: Session, contact: Contact, text: str, *, kind: str = "reply",

@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 from storage.crypto import EncryptedText
 
@@ -32,23 +33,24 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class UTCDateTime(DateTime):
-    """Timezone-aware on every backend (SQLite drops the zone, so we put it back)."""
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware on every backend: SQLite keeps no zone, so values are stored as UTC
+    and given their zone back when read."""
 
-    def __init__(self) -> None:
-        super().__init__(timezone=True)
+    impl = DateTime(timezone=True)
+    cache_ok = True
 
-    def result_processor(self, dialect, coltype):
-        parent = super().result_processor(dialect, coltype)
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
 
-        def process(value):
-            if parent is not None:
-                value = parent(value)
-            if value is not None and value.tzinfo is None:
-                value = value.replace(tzinfo=UTC)
-            return value
-
-        return process
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
 
 
 class Base(DeclarativeBase):
@@ -255,6 +257,11 @@ class Complaint(Base):
     assigned_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     incomplete: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Against a named officer or the department itself: the complainant's identity is hidden
+    # from that department (migration 0006).
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When staff first answered the citizen (reply, question or resolution; migration 0006).
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -1,0 +1,59 @@
+"""Tracking numbers: check digit, display, and finding them in what citizens write."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from storage import tracking
+
+URDU = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+ARABIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+def test_new_numbers_are_seven_digits_and_pass_their_check():
+    for _ in range(200):
+        number = tracking.new_number()
+        assert len(number) == 7 and number.isdigit() and tracking.is_valid(number)
+
+
+def test_display_has_the_prefix():
+    assert tracking.display("1234565", "KP") == "KP-1234565"
+
+
+@given(st.integers(min_value=0, max_value=6), st.integers(min_value=1, max_value=9))
+def test_every_single_mistyped_digit_is_caught(position, delta):
+    number = tracking.new_number()
+    wrong = number[:position] + str((int(number[position]) + delta) % 10) + number[position + 1:]
+    assert not tracking.is_valid(wrong)
+
+
+@given(st.integers(min_value=0, max_value=5))
+def test_every_swap_of_neighbouring_digits_is_caught(position):
+    number = tracking.new_number()
+    swapped = number[:position] + number[position + 1] + number[position] + number[position + 2:]
+    if swapped != number:
+        assert not tracking.is_valid(swapped)
+
+
+def test_found_with_or_without_prefix_dashes_and_spaces():
+    n = tracking.new_number()
+    for text in (n, f"KP-{n}", f"kp {n}", f"KP-{n[:3]}-{n[3:]}", f"status of {n[:3]} {n[3:]} please",
+                 f"میری شکایت KP-{n} کا کیا بنا"):
+        assert tracking.find(text).number == n, text
+
+
+def test_found_in_urdu_and_arabic_indic_digits():
+    n = tracking.new_number()
+    assert tracking.find(f"شکایت نمبر {n.translate(URDU)}").number == n
+    assert tracking.find(f"KP-{n.translate(ARABIC)}").number == n
+
+
+def test_a_mistyped_number_is_reported_as_mistyped():
+    n = tracking.new_number()
+    wrong = n[:-1] + str((int(n[-1]) + 1) % 10)
+    found = tracking.find(f"KP-{wrong}")
+    assert found.number is None and found.mistyped == wrong
+
+
+def test_phone_and_cnic_numbers_are_not_tracking_numbers():
+    assert tracking.find("call me on 0300-1234567 or 03001234567").number is None
+    assert tracking.find("CNIC 17301-1234567-1").number is None

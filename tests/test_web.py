@@ -1,0 +1,110 @@
+"""The web process: health, readiness, the simulator, the public tracking page, sign-in."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from conversation import catalog
+from gateway.app import create_app
+from gateway.passwords import hash_password, new_token
+from storage.db import transaction
+from storage.models import Complaint, User
+from tests.citizen import Citizen
+
+
+@pytest.fixture
+def client(rt):
+    app = create_app(rt)
+    app.config["TESTING"] = True
+    return app.test_client()
+
+
+def test_healthz_and_readyz(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json["checks"] == {"database": "ok", "queue": "ok"}
+
+
+def test_the_simulator_page_offers_every_channel(client):
+    page = client.get("/simulator").get_data(as_text=True)
+    for persona in ("whatsapp", "sms", "email", "voice"):
+        assert f'value="{persona}"' in page
+
+
+def test_a_simulator_conversation_shows_replies_with_their_delivery_state(client, rt):
+    sent = client.post("/simulator/messages", json={"persona": "sms", "sender": "0300 1234567",
+                                                    "text": "hi", "client_id": "abc"})
+    assert sent.status_code == 202
+    again = client.post("/simulator/messages", json={"persona": "sms", "sender": "0300 1234567",
+                                                     "text": "hi", "client_id": "abc"})
+    assert again.status_code == 200 and again.json["duplicate"] is True
+    rt.queue.run_due()
+    thread = client.get("/simulator/thread?persona=sms&sender=%2B923001234567").json["messages"]
+    assert [(m["direction"], m["status"]) for m in thread] == [("in", "processed"), ("out", "delivered")]
+    assert thread[1]["text"] == catalog.text("welcome", "en", short=True)
+
+
+def test_the_simulator_never_shows_a_real_citizens_conversation(client, rt):
+    Citizen(rt, channel="sms", address="+923001234567").send("hi")  # a real SMS citizen
+    thread = client.get("/simulator/thread?persona=sms&sender=%2B923001234567").json["messages"]
+    assert thread == []
+
+
+@pytest.mark.parametrize(("body", "error"), [
+    ({"persona": "fax", "sender": "+923001234567", "text": "hi"}, "persona must be one of"),
+    ({"persona": "sms", "sender": "hello", "text": "hi"}, "is not a phone number"),
+    ({"persona": "email", "sender": "not-an-email", "text": "hi"}, "is not an email address"),
+    ({"persona": "sms", "sender": "+923001234567"}, "text is missing"),
+    ({"persona": "sms", "sender": "+923001234567", "text": "x" * 20_001}, "longer than"),
+])
+def test_bad_simulator_input_gets_a_clear_error(client, body, error):
+    response = client.post("/simulator/messages", json=body)
+    assert response.status_code == 400 and error in response.json["error"]
+
+
+def test_control_characters_are_stripped_from_what_the_engine_reads(client, rt):
+    client.post("/simulator/messages", json={"persona": "whatsapp", "sender": "+923001234567",
+                                             "text": "h\x00i\x07"})
+    rt.queue.run_due()
+    thread = client.get("/simulator/thread?persona=whatsapp&sender=%2B923001234567").json["messages"]
+    assert thread[0]["text"] == "hi" and thread[1]["text"] == catalog.text("welcome", "en")
+
+
+def test_the_public_tracking_page_shows_status_and_no_personal_data(client, rt):
+    c = Citizen(rt, address="+923001234567")
+    for text in ("1", "Garbage has not been collected for a week here", "Swat", "Mingora", "yes",
+                 "Gul Bibi", "yes"):
+        c.send(text)
+    with rt.sessions() as s:
+        number = s.scalars(select(Complaint.tracking_number)).one()
+    page = client.get(f"/track/KP-{number}?lang=ur")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and f"KP-{number}" in html
+    assert catalog.text("status_submitted", "ur") in html and 'dir="rtl"' in html
+    assert "Gul Bibi" not in html and "3001234567" not in html and "Mingora" not in html
+
+
+def test_the_tracking_page_catches_a_typo(client):
+    page = client.get("/track/KP-1234567")
+    assert page.status_code == 404
+    assert catalog.text("tracking_mistyped", "en", digits="1234567") in page.get_data(as_text=True)
+
+
+def test_staff_sign_in_with_password_and_token(client, rt):
+    with transaction(rt.sessions) as s:
+        s.add(User(username="nadia", role="viewer", password_hash=hash_password("correct horse")))
+    login_page = client.get("/auth/login").get_data(as_text=True)
+    assert 'name="csrf_token"' in login_page
+    # A form without the CSRF token is refused.
+    assert client.post("/auth/login", data={"username": "nadia", "password": "correct horse"}).status_code == 400
+    token, digest = new_token()
+    with transaction(rt.sessions) as s:
+        s.scalars(select(User).where(User.username == "nadia")).one().token_hash = digest
+    from flask_login import current_user
+
+    app = client.application
+    with app.test_request_context("/", headers={"Authorization": f"Bearer {token}"}):
+        assert current_user.is_authenticated and current_user.username == "nadia"
+    with app.test_request_context("/", headers={"Authorization": "Bearer wrong"}):
+        assert not current_user.is_authenticated
