@@ -51,8 +51,20 @@ def _sweeper(interval: float = 30.0) -> None:
                 jobs.sweep()
             except Exception:
                 logging.getLogger("ikhtiyar").exception("sweep failed")
+            _sla_sweep()
 
     threading.Thread(target=loop, name="ikhtiyar-sweeper", daemon=True).start()
+
+
+def _sla_sweep() -> None:
+    """Escalate overdue cases and remind silent citizens (gateway/scheduler.py); a failure
+    is logged and retried on the next round, never stops the loop."""
+    from gateway import scheduler as sla
+
+    try:
+        sla.sla_sweep()
+    except Exception:
+        logging.getLogger("ikhtiyar").exception("SLA sweep failed")
 
 
 def _serve_http(rt, threads: int = 8) -> None:
@@ -75,6 +87,7 @@ def serve() -> None:
     if rt.settings.redis_url:
         click.echo("IKHTIYAR_REDIS_URL is set: run `ikhtiyar worker` to process jobs.")
     _sweeper()
+    _start_smtp(rt)
     _serve_http(rt)
 
 
@@ -100,13 +113,14 @@ def worker(burst: bool) -> None:
 
 @main.command()
 def scheduler() -> None:
-    """Periodic work: re-queue stalled messages and outbox retries."""
+    """Periodic work: re-queue stalled messages and outbox retries; the SLA job."""
     rt = _runtime()
     rt.queue.start()
     from gateway import jobs
 
     while True:
         jobs.sweep()
+        _sla_sweep()
         time.sleep(30)
 
 
@@ -222,6 +236,22 @@ def complaints_resolve(tracking_number: str, note: str, username: str) -> None:
     click.echo(f"{rt.settings.tracking_prefix}-{found.number} resolved; the citizen has been asked to confirm")
 
 
+@main.command()
+@click.option("--port", default=5055, show_default=True)
+def actions(port: int) -> None:
+    """rasa-sdk's action server with the complaint actions (for a Rasa assistant in front)."""
+    from rasa_sdk.endpoint import create_app as create_action_app
+
+    from conversation.action_server import ComplaintActionExecutor
+    from storage.db import transaction
+
+    rt = _runtime(prepare=True)
+    executor = ComplaintActionExecutor(lambda: transaction(rt.sessions), rt.conversation_knowledge,
+                                       rt.settings.tracking_prefix)
+    click.echo(f"rasa-sdk action server on http://127.0.0.1:{port}/webhook")
+    create_action_app(executor).run(host="127.0.0.1", port=port, single_process=True, access_log=False)
+
+
 @main.command("reference")
 def reference_reload() -> None:
     """Reload districts, departments and categories from config/."""
@@ -238,6 +268,73 @@ def keys() -> None:
 def keys_new() -> None:
     """Print a new random key for IKHTIYAR_DATA_KEY or IKHTIYAR_SECRET_KEY."""
     click.echo(base64.b64encode(secrets.token_bytes(32)).decode())
+
+
+@main.group()
+def prompts() -> None:
+    """The phone line's Urdu and Pashto prompt audio (config/prompts)."""
+
+
+@prompts.command("build")
+@click.option("--force", is_flag=True, help="Also overwrite human recordings and up-to-date files.")
+@click.option("--dir", "folder", type=click.Path(file_okay=False), default=None,
+              help="Where the files go (default: IKHTIYAR_VOICE_PROMPTS_DIR or config/prompts).")
+def prompts_build(force: bool, folder: str | None) -> None:
+    """Speak every voice prompt of config/messages.yaml into audio files (espeak-ng)."""
+    from pathlib import Path
+
+    from channels.voice.audio import PROMPTS_DIR
+    from channels.voice.prompts import PromptBuildError, build
+
+    try:
+        root = Path(folder) if folder else (load_settings().voice_prompts_dir or PROMPTS_DIR)
+        build(root, force=force, say=click.echo)
+    except (PromptBuildError, SettingsError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _start_smtp(rt):
+    """The SMTP listener on IKHTIYAR_SMTP_LISTEN, in a thread of this process."""
+    from gateway import mail_service
+
+    try:
+        mail_service.start_smtp(rt)
+    except Exception as exc:  # a busy port: say which setting to change
+        raise click.ClickException(f"IKHTIYAR_SMTP_LISTEN: cannot listen on {rt.settings.smtp_listen}: {exc}") from None
+    click.echo(f"SMTP listener on {rt.settings.smtp_listen} for {rt.settings.mail_address}")
+
+
+@main.command()
+def smtp() -> None:
+    """The SMTP listener only: mail to the complaints address becomes complaints."""
+    rt = _runtime(prepare=True)
+    rt.queue.start()  # without Redis this process runs its own worker thread
+    _start_smtp(rt)
+    threading.Event().wait()
+
+
+@main.command("imap-poll")
+@click.option("--once", is_flag=True, help="Store what is in the mailbox now, then stop.")
+def imap_poll(once: bool) -> None:
+    """Fetch mail from IKHTIYAR_IMAP_URL (IDLE where the server has it, else polling)."""
+    from channels.email.imap import ImapUrlError
+    from gateway import mail_service
+
+    rt = _runtime(prepare=True)
+    if not rt.settings.imap_url:
+        raise click.ClickException("IKHTIYAR_IMAP_URL: set the mailbox to poll, e.g. imaps://user:pass@host/INBOX")
+    try:
+        poller = mail_service.imap_poller(rt)
+    except ImapUrlError as exc:
+        raise click.ClickException(f"IKHTIYAR_IMAP_URL: {exc}") from None
+    rt.queue.start()
+    if once:
+        click.echo(f"stored {poller.poll_once()} message(s)")
+        if not rt.settings.redis_url:
+            while rt.queue.pending():  # let this process's worker answer them
+                time.sleep(0.1)
+        return
+    poller.run()
 
 
 if __name__ == "__main__":

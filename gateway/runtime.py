@@ -34,6 +34,9 @@ class Runtime:
             self._conversation = ConversationEngine.from_session(session, self.settings.tracking_prefix)
         return self._conversation
 
+    def conversation_knowledge(self, session: Session):
+        return self.conversation(session).knowledge
+
     def reload_reference(self) -> None:
         self._conversation = None
 
