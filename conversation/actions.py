@@ -12,12 +12,12 @@ from typing import Any
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from conversation import catalog
 from conversation.turn import Turn, current
 from storage import lifecycle, tracking
-from storage.models import Citizen, Complaint, Message, State
+from storage.models import Attachment, Citizen, Complaint, Message, State
 
 DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 2000
 LOCATION_MAX, NAME_MAX = 300, 80
@@ -97,10 +97,7 @@ class ActionSubmitComplaint(Action):
 
 def submit_complaint(turn: Turn, slots: dict) -> Complaint:
     session = turn.session
-    while True:  # random numbers: a collision is rare, so just draw again
-        number = tracking.new_number()
-        if session.scalar(select(Complaint.id).where(Complaint.tracking_number == number)) is None:
-            break
+    number = unused_tracking_number(session)
     kind = turn.knowledge.categories[slots["category"]]
     if slots.get("name"):
         citizen = session.get(Citizen, turn.contact.citizen_id)
@@ -119,6 +116,10 @@ def submit_complaint(turn: Turn, slots: dict) -> Complaint:
     ids = [*turn.state.get("form_messages", []), turn.message.id]
     for message in session.scalars(select(Message).where(Message.id.in_(ids))):
         message.complaint_id = complaint.id
+    # Photos, voice notes and documents sent while filing become the complaint's.
+    session.execute(update(Attachment).where(Attachment.message_id.in_(ids),
+                                             Attachment.complaint_id.is_(None))
+                    .values(complaint_id=complaint.id))
     return complaint
 
 
