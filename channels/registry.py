@@ -15,4 +15,12 @@ Sender = Callable[[Outgoing], Delivered]
 
 def sender_for(channel: str, settings) -> Sender:
     """The channel's real sender when its provider is configured, else the log sender."""
+    if channel in ("whatsapp", "sms") and settings.twilio_configured:
+        from channels.twilio.sender import TwilioSender
+
+        return TwilioSender(channel, settings)
+    if channel == "email" and settings.smtp_url:
+        from channels.email.sender import SmtpSender
+
+        return SmtpSender.from_settings(settings)
     return log_sender.send

@@ -61,3 +61,12 @@ def message_citizen(session: Session, complaint: Complaint, actor: lifecycle.Act
     """An officer's free-text answer to the citizen, recorded on the timeline."""
     lifecycle.note(session, complaint, actor, text, kind="officer_message")
     return _tell(session, complaint, "officer_message", "officer_message", prefix, text=text)
+
+
+def remind_satisfaction(session: Session, complaint: Complaint, actor: lifecycle.Actor,
+                        prefix: str = "KP") -> Message:
+    """Ask again whether the citizen is satisfied (they have not answered); the case stays
+    resolved: only the citizen's own answer closes or reopens it."""
+    lifecycle.note(session, complaint, actor, "reminder: are you satisfied?",
+                   kind="satisfaction_reminder")
+    return _tell(session, complaint, "satisfaction_reminder", "satisfaction_reminder", prefix)

@@ -8,21 +8,23 @@ process can take the next turn), understands the message, runs the complaint act
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 
 from rasa_sdk.executor import ActionExecutor
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from conversation import catalog, language
 from conversation.actions import ACTIONS, FORM_SLOTS
+from conversation.intake import email_turn
 from conversation.knowledge import Knowledge
 from conversation.messages import Reply
 from conversation.nlu import is_no, is_yes, understand
 from conversation.turn import Turn, current
 from storage import lifecycle
 from storage.messages import queue_outbound
-from storage.models import Complaint, Conversation, Message, utcnow
+from storage.models import Attachment, Complaint, Conversation, District, Message, utcnow
 
 FORM = "complaint_form"
 _DOMAIN = {
@@ -72,7 +74,9 @@ class Engine:
         turn = Turn(session, message, contact, conversation, self.knowledge, u, lang, self.prefix, state)
         token = current.set(turn)
         try:
-            self._dispatch(turn)
+            # A mail is filed at once or lands on its thread's case (conversation.intake).
+            if not (message.channel == "email" and email_turn(turn)):
+                self._dispatch(turn)
         finally:
             current.reset(token)
         conversation.state = turn.state
@@ -101,6 +105,17 @@ class Engine:
 
     def _dispatch(self, turn: Turn) -> None:
         u, state = turn.understanding, turn.state
+        if turn.contact.opted_out:  # STOP: nothing more until the citizen sends START
+            return
+        payload = turn.message.payload or {}
+        if payload.get("location"):
+            turn.state["location"] = list(payload["location"])
+            if u.empty:
+                self._location(turn, *payload["location"])
+                return
+        if u.empty and payload.get("media"):
+            self._media_only(turn)
+            return
         if u.empty and not turn.message.payload.get("media"):
             turn.say("empty_message")
             return
@@ -244,6 +259,8 @@ class Engine:
         u = turn.understanding
         if turn.state["requested_slot"] == "name" and u.intent == "skip":
             return ""
+        if turn.state["requested_slot"] == "name" and u.intent == "affirm" and turn.state.get("name_suggestion"):
+            return turn.state["name_suggestion"]  # "yes" to the WhatsApp profile name offered
         return u.text
 
     def _form_turn(self, turn: Turn, value: str) -> None:
@@ -288,6 +305,12 @@ class Engine:
             else:
                 self._offer_departments(turn)
             return
+        profile_name = (turn.message.payload or {}).get("profile_name")
+        if slot == "name" and profile_name and any(ch.isalpha() for ch in profile_name):
+            # WhatsApp tells the name on the citizen's profile: offer it, they may say yes.
+            turn.state["name_suggestion"] = profile_name
+            turn.say("ask_name_suggested", name=profile_name)
+            return
         turn.say({"description": "ask_description", "district": "ask_district",
                   "location_detail": "ask_location", "name": "ask_name"}[slot])
 
@@ -322,7 +345,8 @@ class Engine:
 
     @staticmethod
     def _clear(state: dict) -> None:
-        for key in ("form", "slots", "requested_slot", "awaiting", "form_messages"):
+        for key in ("form", "slots", "requested_slot", "awaiting", "form_messages", "location",
+                    "name_suggestion"):
             state.pop(key, None)
 
     # --- after a complaint is filed ----------------------------------------------------------
@@ -343,6 +367,56 @@ class Engine:
             lifecycle.note(turn.session, complaint, lifecycle.Actor("citizen", channel=turn.contact.channel),
                            turn.understanding.text, kind="citizen_comment", message=turn.message)
         turn.say("info_received", tracking=turn.tracking(complaint.tracking_number))
+
+    # --- media and location pins -------------------------------------------------------------
+
+    def _media_only(self, turn: Turn) -> None:
+        """A photo, voice note or document without words joins the complaint being filed,
+        or the case waiting for the citizen's information, or starts a complaint."""
+        state = turn.state
+        if state.get("form"):
+            if turn.message.id not in state["form_messages"]:
+                state["form_messages"].append(turn.message.id)
+            turn.say("media_received")
+            self._ask_again(turn)
+            return
+        if info := self._awaiting_info(turn):
+            self._record_info(turn, info)
+            turn.session.execute(update(Attachment).where(Attachment.message_id == turn.message.id)
+                                 .values(complaint_id=info.id))
+            return
+        turn.say("media_received")
+        self._start_form(turn, None)
+
+    def _location(self, turn: Turn, lat: float, lon: float) -> None:
+        """A location pin: the place of the complaint, with the district of the nearest
+        district headquarters suggested (a citizen abroad gets no suggestion)."""
+        state = turn.state
+        if not state.get("form"):
+            self._clear(state)
+            state.update(form=FORM, slots=dict.fromkeys(FORM_SLOTS), requested_slot="description",
+                         form_messages=[])
+        if turn.message.id not in state["form_messages"]:
+            state["form_messages"].append(turn.message.id)
+        state["location"] = [lat, lon]
+        code = nearest_district(turn.session, lat, lon)
+        if code and state["slots"].get("district") is None:
+            state["slots"]["district"] = code
+            if (state.get("awaiting") or {}).get("kind") == "district_choice":
+                state.pop("awaiting")
+            turn.say("location_district", district=turn.knowledge.name("district", code, turn.lang))
+        else:
+            turn.say("location_received")
+        if state.get("requested_slot") == "district":
+            self._ask_next(turn)
+        else:
+            self._ask_again(turn)
+
+    def _ask_again(self, turn: Turn) -> None:
+        if turn.state.get("requested_slot"):
+            self._ask(turn, turn.state["requested_slot"])
+        elif (turn.state.get("awaiting") or {}).get("kind") == "summary":
+            turn.say("confirm_summary", **self._summary(turn))
 
     # --- running rasa-sdk actions in-process ------------------------------------------------
 
@@ -376,6 +450,21 @@ class Engine:
         if loop is None:
             loop = self._local.loop = asyncio.new_event_loop()
         return loop
+
+
+def nearest_district(session: Session, lat: float, lon: float, max_km: float = 150.0) -> str | None:
+    """The district whose headquarters is nearest to the point, if one is within ``max_km``."""
+    best: tuple[float, str] | None = None
+    for code, dlat, dlon in session.execute(select(District.code, District.lat, District.lon)):
+        if dlat is None or dlon is None:
+            continue
+        p1, p2 = math.radians(lat), math.radians(dlat)
+        h = (math.sin((p2 - p1) / 2) ** 2
+             + math.cos(p1) * math.cos(p2) * math.sin(math.radians(dlon - lon) / 2) ** 2)
+        km = 2 * 6371.0 * math.asin(min(1.0, math.sqrt(h)))
+        if best is None or km < best[0]:
+            best = (km, code)
+    return best[1] if best is not None and best[0] <= max_km else None
 
 
 def _numbered(names) -> str:

@@ -21,6 +21,12 @@ def create_app(rt: Runtime) -> Flask:
     )
     app.json.ensure_ascii = False
     app.extensions["ikhtiyar"] = rt
+    if rt.settings.trust_proxy:
+        # IKHTIYAR_TRUST_PROXY: the URL Twilio signed is rebuilt from the proxy's
+        # X-Forwarded-* headers. Off by default, since any client can send them.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)
 
     from flask_wtf.csrf import CSRFProtect
 
@@ -46,6 +52,22 @@ def create_app(rt: Runtime) -> Flask:
     auth.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(track.bp)
+    from gateway.blueprints import dashboard
+
+    dashboard.init_app(app)  # officers' queue, case pages, department/province dashboards
+    from gateway.blueprints import twilio_webhooks
+
+    register_machine_blueprint(app, twilio_webhooks.bp)  # verified by Twilio's signature
+    from gateway.blueprints import voice
+
+    register_machine_blueprint(app, voice.bp)  # the phone line (IVR) and its prompt audio
+    from gateway.blueprints import api_letters, letters
+
+    app.register_blueprint(letters.bp)  # clerks: session + CSRF
+    app.register_blueprint(api_letters.bp)  # scanning stations: bearer token
+    from gateway.blueprints import email_links
+
+    app.register_blueprint(email_links.bp)  # one-click answers from satisfaction mails (CSRF form)
     if rt.settings.simulator:
         # JSON from the simulator page; its personas are sandboxed from real citizens.
         register_machine_blueprint(app, simulator.bp)

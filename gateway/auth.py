@@ -2,22 +2,44 @@
 
 People log in at /auth/login (Flask-Login session cookie, CSRF-protected form); scripts and
 other systems send ``Authorization: Bearer <token>`` from ``ikhtiyar users token NAME``.
+Passwords are argon2id (older scrypt hashes are upgraded at sign-in). Failed sign-ins go to
+the audit log, which is also what throttles them, so the limit holds across processes.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import wraps
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from sqlalchemy import select
 
-from gateway.passwords import check_password, token_hash
+from gateway.passwords import check_password, hash_password, needs_rehash, token_hash
+from storage import audit
+from storage.db import transaction
 from storage.models import User
+
+# Five wrong passwords for one user name within 15 minutes lock that name for the rest of
+# the window: slow enough to stop guessing, short enough not to lock an officer out for long.
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=15)
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
+# A session cookie replayed from another browser/address is dropped, not honoured.
+login_manager.session_protection = "strong"
 
 
 class Staff(UserMixin):
@@ -85,36 +107,70 @@ def require_roles(*roles: str):
     return decorate
 
 
-def _safe_next(target: str | None) -> str:
+def home_for(role: str) -> str:
+    """Where a member of staff lands after signing in."""
+    return "/letters/" if role == "clerk" else "/dashboard/"
+
+
+def _safe_next(target: str | None, role: str) -> str:
     # Only same-site paths: never redirect a login to another host.
-    if target and target.startswith("/") and not target.startswith("//"):
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
         return target
-    return "/"
+    return home_for(role)
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    error = None
+    error, status = None, 200
     if request.method == "POST":
-        username = request.form.get("username", "").strip()
+        username = request.form.get("username", "").strip()[:64]
         password = request.form.get("password", "")
-        with _sessions()() as session:
-            user = session.scalars(select(User).where(User.username == username)).first()
-            ok = user is not None and user.active and check_password(password, user.password_hash)
-            staff = Staff(user) if ok else None
+        staff, error, status = _check_login(username, password)
         if staff is not None:
+            session.clear()  # no session fixation: a fresh session for the signed-in user
+            session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
             login_user(staff)
-            return redirect(_safe_next(request.args.get("next")))
-        error = "Wrong user name or password."
-    return render_template("login.html", error=error), 401 if error else 200
+            return redirect(_safe_next(request.args.get("next"), staff.role))
+    return render_template("login.html", error=error), status
+
+
+def _check_login(username: str, password: str) -> tuple[Staff | None, str | None, int]:
+    with transaction(_sessions()) as db:
+        if audit.recent_failures(db, username, FAILURE_WINDOW) >= MAX_FAILURES:
+            # Not even checked: a correct guess during the lock-out must not be confirmed.
+            return None, "Too many failed sign-ins for this user. Try again in 15 minutes.", 429
+        user = db.scalars(select(User).where(User.username == username)).first()
+        ok = user is not None and user.active and check_password(password, user.password_hash)
+        if not ok:
+            audit.record(db, audit.LOGIN_FAILED, subject=username.lower(),
+                         remote_addr=request.remote_addr)
+            return None, "Wrong user name or password.", 401
+        if needs_rehash(user.password_hash):
+            user.password_hash = hash_password(password)
+        audit.record(db, audit.LOGIN, user_id=user.id, subject=username.lower(),
+                     remote_addr=request.remote_addr)
+        return Staff(user), None, 200
 
 
 @bp.post("/logout")
 def logout():
+    if current_user.is_authenticated and not getattr(current_user, "via_token", False):
+        with transaction(_sessions()) as db:
+            audit.record(db, audit.LOGOUT, user_id=current_user.id, remote_addr=request.remote_addr)
     logout_user()
+    session.clear()
     return redirect(url_for("auth.login"))
 
 
 def init_app(app) -> None:
+    secure = bool(app.config.get("SESSION_COOKIE_SECURE"))
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", secure)
+    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("REMEMBER_COOKIE_DURATION", timedelta(days=1))
+    # A working day, then sign in again: an unattended office browser does not stay open.
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=12)
+    if secure:
+        # __Host- cookies are only accepted over HTTPS, for this host, on path /.
+        app.config["SESSION_COOKIE_NAME"] = "__Host-ikhtiyar"
     login_manager.init_app(app)
     app.register_blueprint(bp)

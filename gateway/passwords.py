@@ -1,4 +1,5 @@
-"""Password and API token hashing (scrypt from the standard library; tokens by SHA-256)."""
+"""Password and API token hashing: argon2id for new passwords (earlier scrypt hashes still
+verify, and are upgraded at the next sign-in); tokens by SHA-256."""
 
 from __future__ import annotations
 
@@ -8,16 +9,39 @@ import hmac
 import os
 import secrets
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
 _N, _R, _P = 2**14, 8, 1
+_argon2 = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) defaults
 
 
 def hash_password(password: str) -> str:
+    return _argon2.hash(password)
+
+
+def _scrypt_hash(password: str) -> str:
     salt = os.urandom(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
     return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
 
 
+def needs_rehash(stored: str) -> bool:
+    """True for a hash made before argon2 (or with weaker argon2 parameters)."""
+    if not stored.startswith("$argon2"):
+        return True
+    try:
+        return _argon2.check_needs_rehash(stored)
+    except InvalidHashError:
+        return True
+
+
 def check_password(password: str, stored: str) -> bool:
+    if stored.startswith("$argon2"):
+        try:
+            return _argon2.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
     try:
         scheme, salt, digest = stored.split("$")
     except ValueError:

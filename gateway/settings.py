@@ -58,7 +58,32 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("TWILIO_AUTH_TOKEN", "IKHTIYAR_TWILIO_AUTH_TOKEN")
     )
     twilio_api_url: str = "https://api.twilio.com"
+    # WhatsApp and SMS through Twilio (issue 3): the senders, and per message kind the
+    # approved WhatsApp templates (Content SIDs) used outside the 24-hour window, as
+    # {"satisfaction_request": "HX...", "satisfaction_request.ur": "HX...", ...}.
+    twilio_whatsapp_from: str | None = None
+    twilio_sms_from: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_templates: dict[str, str] = Field(default_factory=dict)
+    media_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
     outbox_max_attempts: int = Field(default=8, ge=1, le=50)
+    # Scanned letters (issue 6): per-file size, pages per file, pixels per page.
+    letters_max_file_mb: int = Field(default=20, ge=1, le=200)
+    letters_max_pages: int = Field(default=20, ge=1, le=200)
+    letters_max_pixels: int = Field(default=60_000_000, ge=1_000_000, le=400_000_000)
+    # The phone line (issue 4): "0" on the menu dials the call centre during office hours,
+    # else the caller leaves a voicemail; recordings are at most voice_record_seconds long.
+    voice_call_centre: str | None = None
+    voice_office_hours: str = "mon-fri 09:00-17:00"
+    voice_timezone: str = "Asia/Karachi"
+    voice_record_seconds: int = Field(default=120, ge=10, le=600)
+    voice_prompts_dir: Path | None = None  # default: config/prompts
+    voice_recording_attempts: int = Field(default=6, ge=1, le=20)
+    # Email (issue 5): more addresses the SMTP listener takes mail for (comma-separated),
+    # the largest mail (552 beyond it) and the most recipients of one mail.
+    mail_aliases: str = ""
+    mail_max_bytes: int = Field(default=10 * 1024 * 1024, ge=64 * 1024, le=100 * 1024 * 1024)
+    mail_max_recipients: int = Field(default=20, ge=1, le=1000)
     log_level: str = "INFO"
 
     @classmethod
@@ -104,6 +129,47 @@ class Settings(BaseSettings):
             return value.rstrip("/")
         return value or None
 
+    @field_validator("twilio_whatsapp_from", "twilio_sms_from")
+    @classmethod
+    def _twilio_number(cls, value: str | None) -> str | None:
+        number = (value or "").strip().removeprefix("whatsapp:")
+        if number and not (number.startswith("+") and number[1:].isdigit() and 8 <= len(number) <= 16):
+            raise ValueError("must be a number in E.164 form, like +14155238886")
+        return number or None
+
+    @field_validator("twilio_messaging_service_sid")
+    @classmethod
+    def _messaging_service(cls, value: str | None) -> str | None:
+        if value and not (value.startswith("MG") and len(value) == 34):
+            raise ValueError("must be a Messaging Service SID (MG followed by 32 characters)")
+        return value or None
+
+    @field_validator("twilio_templates")
+    @classmethod
+    def _templates(cls, value: dict[str, str]) -> dict[str, str]:
+        for kind, sid in value.items():
+            if not (isinstance(sid, str) and sid.startswith("HX") and len(sid) == 34):
+                raise ValueError(f"'{kind}' must map to a Content SID (HX followed by 32 characters)")
+        return value
+
+    @field_validator("smtp_url", "imap_url")
+    @classmethod
+    def _mail_url(cls, value: str | None, info) -> str | None:
+        if value:
+            schemes = ("smtp", "smtps") if info.field_name == "smtp_url" else ("imap", "imaps")
+            parts = urlsplit(value)
+            if parts.scheme not in schemes or not parts.hostname:
+                raise ValueError(f"must be a {schemes[0]}:// or {schemes[1]}:// URL with a host")
+        return value or None
+
+    @field_validator("mail_address")
+    @classmethod
+    def _mail_address(cls, value: str) -> str:
+        local, at, domain = value.strip().rpartition("@")
+        if not at or not local or ("." not in domain and domain != "localhost"):
+            raise ValueError("must be an email address")
+        return value.strip()
+
     @field_validator("web_listen", "smtp_listen")
     @classmethod
     def _listen(cls, value: str) -> str:
@@ -130,6 +196,30 @@ class Settings(BaseSettings):
         if not value.isalpha() or not value.isascii() or len(value) > 5:
             raise ValueError("must be 1-5 Latin letters")
         return value.upper()
+
+    @field_validator("voice_call_centre")
+    @classmethod
+    def _call_centre(cls, value: str | None) -> str | None:
+        number = (value or "").replace(" ", "").replace("-", "")
+        if number and not (number.startswith("+") and number[1:].isdigit() and 8 <= len(number) <= 16):
+            raise ValueError("must be a number in E.164 form, like +92915550100")
+        return number or None
+
+    @field_validator("voice_office_hours")
+    @classmethod
+    def _office_hours(cls, value: str) -> str:
+        from channels.voice.hours import parse
+
+        parse(value)
+        return value
+
+    @field_validator("voice_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from channels.voice.hours import parse
+
+        parse("mon 00:00-01:00", value)
+        return value
 
     # Derived values -------------------------------------------------------
 

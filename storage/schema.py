@@ -1,4 +1,10 @@
 """Every module that defines tables, imported so that Base.metadata knows them all
 (Alembic's autogenerate, the test wiper). A module adding tables adds one line here."""
 
-from storage import models  # noqa: F401
+from storage import (  # noqa: F401
+    audit,  # audit log, dashboard indexes
+    calls,  # IVR calls keyed by CallSid
+    letters,  # scanned letters and their pages
+    mail,  # IMAP state, used answer links, email threads
+    models,
+)

@@ -6,6 +6,8 @@ real provider.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import re
 import uuid
 
@@ -48,6 +50,58 @@ def parse(form: dict) -> InboundMessage:
     if len(text) > MAX_TEXT:
         raise SimulatorError(f"text is longer than {MAX_TEXT} characters")
     client_id = str(form.get("client_id") or uuid.uuid4().hex)[:64]
+    if persona in TWILIO_PERSONAS:
+        return _through_twilio(persona, sender, text, client_id, form)
     return InboundMessage(channel=persona, provider_id=f"sim-{client_id}", sender=sender,
                           text=clean_text(text), simulated=True,
                           raw={"persona": persona, "text": text, "client_id": client_id})
+
+
+# --- WhatsApp and SMS: the same form fields Twilio posts, through the same adapters ------
+
+TWILIO_PERSONAS = ("whatsapp", "sms")
+SIMULATED_ACCOUNT = "AC" + "0" * 32
+SIMULATED_NUMBER = "+15005550006"  # Twilio's magic test number
+
+
+def twilio_form(persona: str, number: str, text: str, client_id: str,
+                location: tuple[float, float] | None = None) -> dict[str, str]:
+    """The form Twilio would post for this message (MessageSid derived from client_id)."""
+    sid = "SM" + hashlib.sha256(client_id.encode()).hexdigest()[:32]
+    form = {"SmsMessageSid": sid, "NumMedia": "0", "SmsSid": sid, "SmsStatus": "received",
+            "Body": text, "NumSegments": "1", "MessageSid": sid, "AccountSid": SIMULATED_ACCOUNT,
+            "ApiVersion": "2010-04-01"}
+    if persona == "whatsapp":
+        form.update(From=f"whatsapp:{number}", To=f"whatsapp:{SIMULATED_NUMBER}",
+                    WaId=number.lstrip("+"), ProfileName="Simulator", ReferralNumMedia="0",
+                    MessageType="text")
+        if location:
+            form.update(Latitude=str(location[0]), Longitude=str(location[1]), MessageType="location")
+    else:
+        form.update(From=number, To=SIMULATED_NUMBER, FromCountry="PK", ToCountry="US")
+    return form
+
+
+def _location(form: dict) -> tuple[float, float] | None:
+    if form.get("latitude") in (None, "") or form.get("longitude") in (None, ""):
+        return None
+    try:
+        return float(form["latitude"]), float(form["longitude"])
+    except (TypeError, ValueError):
+        raise SimulatorError("latitude and longitude must be numbers") from None
+
+
+def _through_twilio(persona: str, sender: str, text: str, client_id: str, form: dict) -> InboundMessage:
+    from channels import sms, whatsapp
+    from channels.twilio.request import WebhookError
+
+    fields = twilio_form(persona, sender.removeprefix("sim:"), text, client_id,
+                         _location(form) if persona == "whatsapp" else None)
+    try:
+        inbound = (whatsapp if persona == "whatsapp" else sms).parse(fields)
+    except WebhookError as exc:
+        raise SimulatorError(str(exc)) from None
+    # The sandbox stays: a "sim:" address and a simulator id, never a real citizen's.
+    return dataclasses.replace(inbound, provider_id=f"sim-{client_id}", sender=sender, simulated=True,
+                               raw={"persona": persona, "text": text, "client_id": client_id,
+                                    "form": fields})

@@ -4,6 +4,7 @@ from flask import Blueprint, current_app, jsonify, render_template, request
 from sqlalchemy import select
 
 from channels.web import simulator
+from gateway.blueprints.twilio_webhooks import accept_inbound
 from gateway.pipeline import receive
 from storage.messages import find_contact
 from storage.models import Message
@@ -27,7 +28,10 @@ def send():
     except simulator.SimulatorError as exc:
         return jsonify(error=str(exc)), 400
     rt = current_app.extensions["ikhtiyar"]
-    message_id, new = receive(rt, inbound)
+    if inbound.channel in simulator.TWILIO_PERSONAS:  # STOP/START as on Twilio
+        message_id, new = accept_inbound(rt, inbound)
+    else:
+        message_id, new = receive(rt, inbound)
     return jsonify(id=message_id, duplicate=not new), 202 if new else 200
 
 

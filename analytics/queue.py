@@ -1,0 +1,185 @@
+"""The officer's queue: the complaints in scope, mine first, then unassigned, overdue first,
+with the filters and the number of cases behind each filter value (faceted: each count
+applies every other filter)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session
+
+from analytics.performance import NOT_SATISFIED, WORKING_STATES
+from storage import tracking
+from storage.models import OPEN_STATES, Complaint, ComplaintEvent, Message, utcnow
+from storage.scope import visible
+
+VIEWS = ("all", "mine", "unassigned")
+STATUSES = ("open", *OPEN_STATES, "closed", "any")
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    view: str = "all"
+    status: str = "open"
+    district: str | None = None
+    category: str | None = None
+    channel: str | None = None
+    overdue: bool = False
+    reopened: bool = False
+    escalated: bool = False
+    search: str = ""
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args) -> QueueFilter:
+        """From the query string; unknown values fall back to the default (never an error:
+        a stale bookmark still opens the queue)."""
+        def flag(name: str) -> bool:
+            return args.get(name, "") in ("1", "true", "on", "yes")
+
+        view = args.get("view", "all")
+        status = args.get("status", "open")
+        try:
+            page = max(1, min(int(args.get("page", "1")), 10_000))
+        except ValueError:
+            page = 1
+        return cls(view=view if view in VIEWS else "all",
+                   status=status if status in STATUSES else "open",
+                   district=(args.get("district") or None), category=(args.get("category") or None),
+                   channel=(args.get("channel") or None), overdue=flag("overdue"),
+                   reopened=flag("reopened"), escalated=flag("escalated"),
+                   search=args.get("q", "").strip()[:40], page=page)
+
+
+def _overdue(now: datetime):
+    return and_(Complaint.due_at < now, Complaint.state.in_(WORKING_STATES))
+
+
+def _reopened():
+    return Complaint.id.in_(select(ComplaintEvent.complaint_id)
+                            .where(ComplaintEvent.kind == NOT_SATISFIED))
+
+
+def _filtered(query, user, f: QueueFilter, now: datetime, prefix: str, skip: str = ""):
+    query = visible(query, user)
+    if skip != "view":
+        if f.view == "mine":
+            query = query.where(Complaint.assigned_user_id == user.id)
+        elif f.view == "unassigned":
+            query = query.where(Complaint.assigned_user_id.is_(None))
+    if skip != "status":
+        if f.status == "open":
+            query = query.where(Complaint.state != "closed")
+        elif f.status != "any":
+            query = query.where(Complaint.state == f.status)
+    if f.district and skip != "district":
+        query = query.where(Complaint.district_code == f.district)
+    if f.category and skip != "category":
+        query = query.where(Complaint.category_code == f.category)
+    if f.channel and skip != "channel":
+        query = query.where(Complaint.channel == f.channel)
+    if f.overdue and skip != "overdue":
+        query = query.where(_overdue(now))
+    if f.reopened and skip != "reopened":
+        query = query.where(_reopened())
+    if f.escalated and skip != "escalated":
+        query = query.where(Complaint.escalation_level > 0)
+    if f.search:
+        found = tracking.find(f.search, prefix)
+        digits = "".join(ch for ch in tracking.to_latin_digits(f.search) if ch.isdigit())
+        # A valid number matches exactly; a partial one matches as a prefix while typing.
+        query = query.where(Complaint.tracking_number == found.number if found.number
+                            else Complaint.tracking_number.startswith(digits or "-"))
+    return query
+
+
+def queue_query(user, f: QueueFilter, now: datetime | None = None, prefix: str = "KP"):
+    """The page of complaints for ``f``: mine, then unassigned, then others; overdue first,
+    then by due time."""
+    now = now or utcnow()
+    order = [
+        case((Complaint.assigned_user_id == user.id, 0),
+             (Complaint.assigned_user_id.is_(None), 1), else_=2),
+        case((_overdue(now), 0), else_=1),
+        Complaint.escalation_level.desc(),
+        Complaint.due_at.is_(None), Complaint.due_at, Complaint.id,
+    ]
+    query = _filtered(select(Complaint), user, f, now, prefix).order_by(*order)
+    return query.limit(PAGE_SIZE + 1).offset((f.page - 1) * PAGE_SIZE)
+
+
+def queue(session: Session, user, f: QueueFilter, prefix: str = "KP") -> tuple[list[Complaint], bool]:
+    """The complaints on page ``f.page`` and whether there is a next page."""
+    rows = list(session.scalars(queue_query(user, f, prefix=prefix)))
+    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
+def facet_queries(user, f: QueueFilter, now: datetime | None = None, prefix: str = "KP") -> dict:
+    """One query per filter giving the number of cases behind each of its values."""
+    now = now or utcnow()
+    views = select(func.count(Complaint.id),
+                   func.sum(case((Complaint.assigned_user_id == user.id, 1), else_=0)),
+                   func.sum(case((Complaint.assigned_user_id.is_(None), 1), else_=0)))
+    flags = select(func.sum(case((_overdue(now), 1), else_=0)),
+                   func.sum(case((Complaint.escalation_level > 0, 1), else_=0)))
+    queries = {
+        "view": _filtered(views, user, f, now, prefix, skip="view"),
+        "flags": _filtered(flags, user, replace(f, overdue=False, escalated=False), now, prefix),
+        "reopened": _filtered(select(func.count(Complaint.id)).where(_reopened()), user, f, now,
+                              prefix, skip="reopened"),
+    }
+    for name, col in (("status", Complaint.state), ("district", Complaint.district_code),
+                      ("category", Complaint.category_code), ("channel", Complaint.channel)):
+        queries[name] = _filtered(select(col, func.count(Complaint.id)).group_by(col),
+                                  user, f, now, prefix, skip=name)
+    return queries
+
+
+def facets(session: Session, user, f: QueueFilter, prefix: str = "KP") -> dict:
+    """Counts per filter value: {"status": {"assigned": 4, ...}, "district": {...}, ...,
+    "view": {"all": n, "mine": n, "unassigned": n}, "overdue": n, "escalated": n,
+    "reopened": n}."""
+    queries = facet_queries(user, f, prefix=prefix)
+    total, mine, unassigned = session.execute(queries.pop("view")).one()
+    overdue, escalated = session.execute(queries.pop("flags")).one()
+    out: dict = {"view": {"all": total or 0, "mine": mine or 0, "unassigned": unassigned or 0},
+                 "overdue": overdue or 0, "escalated": escalated or 0,
+                 "reopened": session.scalar(queries.pop("reopened")) or 0}
+    for name, query in queries.items():
+        counts = dict(session.execute(query).all())
+        if name == "status":
+            total = sum(counts.values())
+            counts["open"] = total - counts.get("closed", 0)
+            counts["any"] = total
+        out[name] = counts
+    return out
+
+
+def activity_queries(user, since_message_id: int, since_update: datetime,
+                     complaint_id: int | None = None) -> list:
+    """For live updates: queries for the newest message id, complaint update and (on a case
+    page) outbound status change after the given marks. Cheap: each looks only at rows newer
+    than its mark (indexes on messages.id, complaints.updated_at, messages.complaint_id)."""
+    messages = visible(select(func.max(Message.id)).join(Complaint, Complaint.id == Message.complaint_id),
+                       user).where(Message.id > since_message_id)
+    updates = visible(select(func.max(Complaint.updated_at)), user).where(
+        Complaint.updated_at > since_update)
+    if complaint_id is None:
+        return [messages, updates]
+    statuses = select(func.max(Message.updated_at)).where(Message.complaint_id == complaint_id,
+                                                          Message.updated_at > since_update)
+    return [messages.where(Complaint.id == complaint_id), updates.where(Complaint.id == complaint_id),
+            statuses]
+
+
+def activity(session: Session, user, since_message_id: int, since_update: datetime,
+             complaint_id: int | None = None) -> tuple[int, datetime, bool]:
+    """The new marks and whether anything changed in scope (or on one complaint) since."""
+    newest_message, *updates = [session.scalar(q) for q in activity_queries(
+        user, since_message_id, since_update, complaint_id)]
+    changed_at = [u for u in updates if u is not None]
+    changed = newest_message is not None or bool(changed_at)
+    return (newest_message or since_message_id), max([since_update, *changed_at]), changed

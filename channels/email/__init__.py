@@ -1,0 +1,1 @@
+"""Email: inbound over SMTP (aiosmtpd) and IMAP (imapclient), outbound over SMTP."""

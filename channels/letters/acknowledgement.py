@@ -1,0 +1,99 @@
+"""The printable acknowledgement for a writer without a phone number: a one-page PDF in
+the writer's language, to print and post.
+
+Urdu and Pashto are set in Noto Naskh Arabic (Debian's fonts-noto-core) with HarfBuzz
+shaping (fpdf2 + uharfbuzz), so letters join and lines run right to left; the tracking
+number stays a left-to-right run inside them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fpdf import FPDF
+
+from conversation import catalog
+
+FONT_DIRS = (Path("/usr/share/fonts/truetype/noto"), Path("/usr/share/fonts/opentype/noto"))
+_FONTS = {"latin": "NotoSans-Regular.ttf", "latin-bold": "NotoSans-Bold.ttf",
+          "arabic": "NotoNaskhArabic-Regular.ttf", "arabic-bold": "NotoNaskhArabic-Bold.ttf"}
+
+
+class FontMissing(RuntimeError):
+    """The Noto fonts are not installed (Debian package fonts-noto-core)."""
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    tracking: str  # with its prefix: KP-1234567
+    language: str  # en | ur | ps
+    name: str | None
+    address: str | None
+    received: str  # date the letter arrived, YYYY-MM-DD
+    department: str
+    sla_days: int
+    office: str = "Ikhtiyar Awam Ka — Khyber Pakhtunkhwa"
+
+
+def font(name: str) -> Path:
+    for folder in FONT_DIRS:
+        path = folder / _FONTS[name]
+        if path.exists():
+            return path
+    raise FontMissing(f"{_FONTS[name]} not found; install the Debian package fonts-noto-core")
+
+
+def render(ack: Acknowledgement) -> bytes:
+    """The acknowledgement letter as PDF bytes."""
+    lang = ack.language if ack.language in catalog.LANGUAGES else "en"
+    rtl = lang in ("ur", "ps")
+    pdf = FPDF(format="A4")
+    pdf.set_margins(22, 22, 22)
+    pdf.set_auto_page_break(True, margin=20)
+    pdf.set_title(catalog.text("letter_ack_title", lang))
+    pdf.set_creator("Ikhtiyar")
+    pdf.add_font("latin", "", font("latin"))
+    pdf.add_font("latin", "B", font("latin-bold"))
+    pdf.add_font("arabic", "", font("arabic"))
+    pdf.add_font("arabic", "B", font("arabic-bold"))
+    pdf.add_page()
+    family = "arabic" if rtl else "latin"
+    # Latin letters and digits inside Urdu text fall back to Noto Sans.
+    pdf.set_fallback_fonts(["latin"] if rtl else ["arabic"])
+    if rtl:
+        pdf.set_text_shaping(use_shaping_engine=True, direction="rtl", script="arab",
+                             language="urd" if lang == "ur" else "pus")
+    else:
+        pdf.set_text_shaping(use_shaping_engine=True)
+    align = "R" if rtl else "L"
+
+    pdf.set_font("latin", "B", 11)
+    pdf.set_text_shaping(use_shaping_engine=True, direction="ltr")
+    pdf.cell(0, 7, ack.office, new_x="LMARGIN", new_y="NEXT", align="L")
+    pdf.set_font("latin", "", 10)
+    pdf.cell(0, 6, f"{ack.tracking}    {ack.received}", new_x="LMARGIN", new_y="NEXT", align="L")
+    if ack.address or ack.name:
+        pdf.ln(4)
+        label = "\n".join(part for part in (ack.name, ack.address) if part)
+        pdf.set_font(family, "", 11)
+        if rtl:
+            pdf.set_text_shaping(use_shaping_engine=True, direction="rtl", script="arab")
+        pdf.multi_cell(0, 7, label, align=align, new_x="LMARGIN", new_y="NEXT")
+    if rtl:
+        pdf.set_text_shaping(use_shaping_engine=True, direction="rtl", script="arab",
+                             language="urd" if lang == "ur" else "pus")
+    pdf.ln(8)
+    pdf.set_font(family, "B", 16)
+    pdf.multi_cell(0, 12, catalog.text("letter_ack_title", lang), align=align,
+                   new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    pdf.set_font(family, "", 13)
+    body = catalog.text("letter_ack_body", lang,
+                        name=ack.name or catalog.text("letter_ack_writer", lang),
+                        received=ack.received, tracking=ack.tracking,
+                        department=ack.department, sla_days=ack.sla_days)
+    for paragraph in body.split("\n"):
+        pdf.multi_cell(0, 10 if rtl else 7.5, paragraph, align=align, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(3)
+    return bytes(pdf.output())

@@ -1,0 +1,1 @@
+"""The phone line: an IVR over Twilio Voice (TwiML steps, prompt audio, recordings)."""

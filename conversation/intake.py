@@ -1,0 +1,182 @@
+"""Email intake: a new mail is a complaint at once; a reply continues its case.
+
+Chat channels file a complaint by a short dialogue. Mail is different: the citizen writes
+the whole problem in one message and may not answer for a day. So a mail that starts a new
+thread and describes a problem is filed straight away, subject and body as the description,
+with the district and department found in the text where possible; the first answer carries
+the tracking number and asks, once, only for what is missing. A reply in the thread (matched
+by Message-ID, References or the subject's tracking tag, see storage.mail.find_thread) lands
+on that case: the missing details, a yes/no to a satisfaction request, an answer to an
+officer's question, or else a comment on the timeline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from conversation import catalog
+from conversation.actions import unused_tracking_number
+from conversation.messages import Reply
+from conversation.turn import Turn
+from storage import lifecycle, tracking
+from storage.mail import find_thread, mail_info
+from storage.models import Attachment, Complaint, State
+
+DESCRIPTION_MAX = 5000
+LOCATION_MAX = 300
+_SHORT_ANSWER_WORDS = 8
+_TAG = re.compile(r"\[([^\[\]]{1,24})\]")
+
+
+def email_turn(turn: Turn) -> bool:
+    """Take the turn for a mail when intake applies; False leaves it to the dialogue."""
+    message, state = turn.message, turn.state
+    info = mail_info(message)
+    if turn.contact.opted_out or not info:
+        return False  # the simulator's email persona and link answers carry no mail headers
+    u = turn.understanding
+    thread = find_thread(turn.session, turn.contact, info, _subject_tag(info.get("subject"), turn.prefix))
+    if info.get("link"):
+        complaint = turn.session.get(Complaint, info["link"].get("complaint"))
+        thread = dataclasses.replace(thread, known=True, complaint=complaint)
+    if not thread.known:
+        description = _description(info.get("subject") or "", message.text)
+        if _is_a_complaint(turn, description):
+            state.pop("email_details", None)
+            file_complaint(turn, description)
+            return True
+        return False
+    complaint = thread.complaint
+    if complaint is None:
+        return False  # a reply to a general answer (welcome, help): the dialogue goes on
+    pending = state.get("email_details") or {}
+    if pending.get("complaint") == complaint.id and (u.has_words or message.payload.get("media")):
+        record_details(turn, complaint)
+        return True
+    if u.intent in ("affirm", "deny") and complaint.state == State.RESOLVED:
+        if not u.tracking.number:  # the thread says which case the yes or no is about
+            turn.understanding = dataclasses.replace(u, tracking=tracking.Found(complaint.tracking_number))
+        return False
+    if state.get("awaiting") or state.get("info_for") or state.get("form"):
+        return False
+    if u.intent in ("status", "cancel", "change_language", "help", "greet") or u.tracking.number:
+        return False
+    if not u.has_words and not message.payload.get("media"):
+        return False
+    comment(turn, complaint)
+    return True
+
+
+def _subject_tag(subject: str | None, prefix: str) -> str | None:
+    for match in _TAG.finditer(subject or ""):
+        found = tracking.find(match.group(1), prefix)
+        if found.number:
+            return found.number
+    return None
+
+
+def _description(subject: str, body: str) -> str:
+    subject = " ".join(subject.split())
+    body = body.strip()
+    if subject and body and not body.lower().startswith(subject.lower()):
+        text = f"{subject}\n\n{body}"
+    else:
+        text = body or subject
+    return text if len(text) <= DESCRIPTION_MAX else text[:DESCRIPTION_MAX - 1] + "…"
+
+
+def _is_a_complaint(turn: Turn, description: str) -> bool:
+    """A mail describes a problem unless it is a short command or a short yes/no."""
+    words = description.split()
+    letters = sum(ch.isalpha() for ch in description)
+    if len(words) < 3 or letters < 10:
+        return False
+    u = turn.understanding
+    if u.intent in ("status", "greet", "help", "cancel", "change_language") and len(u.normalized.split()) <= 6:
+        return False
+    if u.intent in ("affirm", "deny") and len(u.normalized.split()) <= _SHORT_ANSWER_WORDS:
+        waiting = turn.session.scalar(select(Complaint.id).where(
+            Complaint.citizen_id == turn.contact.citizen_id, Complaint.state == State.RESOLVED).limit(1))
+        if waiting is not None:
+            return False
+    return True
+
+
+def file_complaint(turn: Turn, description: str) -> Complaint:
+    """File the complaint from one mail and answer with the tracking number, asking only
+    for what could not be found in the text."""
+    session, k = turn.session, turn.knowledge
+    district = k.district_in_text(description)
+    category = k.suggest_category(description)
+    kind = k.categories.get(category) if category else None
+    number = unused_tracking_number(session)
+    complaint = Complaint(
+        tracking_number=number, citizen_id=turn.contact.citizen_id, contact_id=turn.contact.id,
+        channel="email", language=turn.lang, description=description, district_code=district,
+        department_code=kind.department if kind else None, category_code=kind.code if kind else None,
+        incomplete=district is None or kind is None)
+    lifecycle.submit(session, complaint, turn.message,
+                     lifecycle.Actor("citizen", channel="email"), sla_days=kind.sla_days if kind else None)
+    turn.message.complaint_id = complaint.id
+    _attach(turn, complaint)
+    missing = [m for m, found in (("district", district), ("department", kind)) if not found]
+    if missing:
+        turn.state["email_details"] = {"complaint": complaint.id, "missing": missing}
+    lang = turn.lang
+    lines = [catalog.text("email_registered", lang, tracking=turn.tracking(number))]
+    if district:
+        lines.append(catalog.text("email_found_district", lang, district=k.name("district", district, lang)))
+    if kind:
+        lines.append(catalog.text("email_found_department", lang,
+                                  department=k.name("department", kind.department, lang)))
+        lines.append(catalog.text("email_registered_sla", lang, sla_days=kind.sla_days))
+    text = "\n".join(lines)
+    if missing:
+        asks = "\n".join(catalog.text(f"email_missing_{m}", lang) for m in missing)
+        text += "\n\n" + catalog.text("email_ask_missing", lang, missing=asks)
+    turn.replies.append(Reply(text, "reply", "email_registered"))
+    return complaint
+
+
+def record_details(turn: Turn, complaint: Complaint) -> None:
+    """The citizen's answer to "what is missing": district, place and service, as far as
+    the answer gives them; what is still missing is left to the officers (asked once)."""
+    k, text = turn.knowledge, turn.understanding.text
+    turn.state.pop("email_details", None)
+    turn.message.complaint_id = complaint.id
+    if complaint.district_code is None:
+        complaint.district_code = k.district_in_text(text) or k.find_district(text)[0]
+        if complaint.district_code and not complaint.location_detail:
+            complaint.location_detail = " ".join(text.split())[:LOCATION_MAX]
+    if complaint.category_code is None:
+        category = k.suggest_category(text) or k.suggest_category(f"{complaint.description}\n{text}")
+        if category:
+            kind = k.categories[category]
+            complaint.category_code, complaint.department_code = kind.code, kind.department
+            if complaint.due_at is None:
+                complaint.due_at = complaint.created_at + timedelta(days=kind.sla_days)
+    complaint.incomplete = complaint.district_code is None or complaint.category_code is None
+    lifecycle.note(turn.session, complaint, lifecycle.Actor("citizen", channel="email"), text,
+                   kind="citizen_details", message=turn.message)
+    _attach(turn, complaint)
+    turn.say("info_received", tracking=turn.tracking(complaint.tracking_number))
+
+
+def comment(turn: Turn, complaint: Complaint) -> None:
+    """A reply in the thread that is no answer to a question: on the case's timeline."""
+    turn.message.complaint_id = complaint.id
+    lifecycle.note(turn.session, complaint, lifecycle.Actor("citizen", channel="email"),
+                   turn.understanding.text, kind="citizen_comment", message=turn.message)
+    _attach(turn, complaint)
+    turn.say("comment_recorded", tracking=turn.tracking(complaint.tracking_number))
+
+
+def _attach(turn: Turn, complaint: Complaint) -> None:
+    """Photos and documents of the mail become the case's."""
+    turn.session.execute(update(Attachment).where(Attachment.message_id == turn.message.id,
+                                                  Attachment.complaint_id.is_(None))
+                         .values(complaint_id=complaint.id))

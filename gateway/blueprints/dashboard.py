@@ -1,0 +1,202 @@
+"""/dashboard: the officers' queue, the case page, attachments and live updates.
+
+Every route checks the role (``require_roles``) and the scope (``storage.scope``): a case
+outside the signed-in user's department/district is answered 404, exactly like a case that
+does not exist. Actions are in dashboard_actions, the performance pages in dashboard_stats.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    stream_with_context,
+)
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from analytics import queue as work_queue
+from gateway.auth import require_roles
+from gateway.blueprints import dashboard_view as view
+from storage import audit, scope
+from storage.models import (
+    Attachment,
+    Citizen,
+    Complaint,
+    ComplaintEvent,
+    Contact,
+    Message,
+    User,
+    utcnow,
+)
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+STREAM_SECONDS = 25.0  # then the browser reconnects: no web thread is held for ever
+POLL_SECONDS = 1.0
+
+
+@bp.context_processor
+def _helpers():
+    return {"t": view.t, "lang": view.ui_lang(), "prefix": view.prefix(), "staff": current_user,
+            "can_act": current_user.is_authenticated and scope.can_act(current_user)}
+
+
+@bp.get("/")
+@require_roles(*view.DASHBOARD_ROLES)
+def queue():
+    f = work_queue.QueueFilter.from_args(request.args)
+    with view.rt().sessions() as db:
+        rows, more = work_queue.queue(db, current_user, f, view.prefix())
+        counts = work_queue.facets(db, current_user, f, view.prefix())
+        labels = view.labels(db)
+    args = {k: v for k, v in request.args.items() if k not in ("page", "partial")}
+    template = "dashboard_queue_list.html" if request.args.get("partial") else "dashboard_queue.html"
+    return render_template(template, rows=rows, more=more, f=f, counts=counts, labels=labels,
+                           args=args, now=utcnow(), statuses=work_queue.STATUSES)
+
+
+def _timeline(db, complaint: Complaint) -> list[dict]:
+    """The citizen's messages from every channel, the replies with their delivery state,
+    and the events, in order."""
+    messages = list(db.scalars(select(Message).where(Message.complaint_id == complaint.id)))
+    files: dict[int, list[Attachment]] = {}
+    for a in db.scalars(select(Attachment).where(Attachment.complaint_id == complaint.id)
+                        .order_by(Attachment.id)):
+        files.setdefault(a.message_id or 0, []).append(a)
+    if messages:
+        for a in db.scalars(select(Attachment).where(
+                Attachment.message_id.in_([m.id for m in messages]),
+                Attachment.complaint_id.is_(None)).order_by(Attachment.id)):
+            files.setdefault(a.message_id, []).append(a)
+    events = list(db.scalars(select(ComplaintEvent).where(ComplaintEvent.complaint_id == complaint.id)))
+    items = [{"at": m.created_at, "type": "message", "message": m,
+              "attachments": files.get(m.id, [])} for m in messages]
+    items += [{"at": e.created_at, "type": "event", "event": e} for e in events]
+    if files.get(0):
+        items.append({"at": complaint.created_at, "type": "files", "attachments": files[0]})
+    items.sort(key=lambda i: (i["at"], 0 if i["type"] == "message" else 1))
+    return items
+
+
+def case_context(db, complaint: Complaint, revealed: bool = False) -> dict:
+    hidden = view.identity_hidden(current_user, complaint)
+    citizen = db.get(Citizen, complaint.citizen_id)
+    contacts = list(db.scalars(select(Contact).where(Contact.citizen_id == complaint.citizen_id)
+                               .order_by(Contact.id)))
+    show = revealed and not hidden
+    name = None
+    if citizen.name and not hidden:
+        name = citizen.name if show else citizen.name[:1] + "•••"
+    identity = {
+        "name": name,
+        "cnic": None if hidden or not citizen.cnic else (citizen.cnic if show else view.mask_cnic(citizen.cnic)),
+        "contacts": [] if hidden else [
+            {"channel": c.channel, "address": c.address.removeprefix("sim:") if show
+             else view.mask_address(c.address), "simulated": c.simulated} for c in contacts],
+    }
+    officers = list(db.scalars(select(User).where(
+        User.active.is_(True), User.role.in_(("officer", "department_head")),
+        User.department_code == complaint.department_code).order_by(User.username)))
+    officers = [u for u in officers if u.role == "department_head" or complaint.district_code is None
+                or u.district_code == complaint.district_code]
+    labels = view.labels(db)
+    return {"c": complaint, "items": _timeline(db, complaint), "identity": identity,
+            "hidden": hidden, "revealed": show, "officers": officers, "labels": labels,
+            "departments": sorted(labels.department.items(), key=lambda kv: kv[1]),
+            "reveals": audit.reveals(db, complaint.id)[:5] if show else [],
+            "now": utcnow()}
+
+
+@bp.get("/cases/<number>")
+@require_roles(*view.DASHBOARD_ROLES)
+def case(number: str):
+    with view.rt().sessions() as db:
+        complaint = view.find_case(db, number)
+        context = case_context(db, complaint)
+    template = "dashboard_case_live.html" if request.args.get("partial") else "dashboard_case.html"
+    return render_template(template, **context)
+
+
+@bp.get("/cases/<number>/attachments/<int:attachment_id>")
+@require_roles(*view.DASHBOARD_ROLES)
+def attachment(number: str, attachment_id: int):
+    rt = view.rt()
+    with rt.sessions() as db:
+        complaint = view.find_case(db, number)
+        found = db.get(Attachment, attachment_id)
+        if found is None:
+            abort(404)
+        owner = found.complaint_id
+        if owner is None and found.message_id is not None:
+            owner = db.scalar(select(Message.complaint_id).where(Message.id == found.message_id))
+        if owner != complaint.id:  # an attachment of another case is "not found" here
+            abort(404)
+        root = rt.attachments_dir.resolve()
+        path = (root / found.path).resolve()
+        content_type, filename = found.content_type, found.filename
+    if root not in path.parents or not path.is_file():
+        abort(404)
+    inline = content_type.split("/")[0] in ("image", "audio") or content_type == "application/pdf"
+    response = send_file(path, mimetype=content_type, as_attachment=not inline,
+                         download_name=filename or path.name, max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.get("/stream")
+@require_roles(*view.DASHBOARD_ROLES)
+def stream():
+    """Server-sent events: "changed" when a case in scope (or the one case asked for) gets a
+    message, an event or a delivery update; the page then fetches its fresh part."""
+    rt = view.rt()
+    complaint_id = None
+    with rt.sessions() as db:
+        if request.args.get("case"):
+            complaint_id = view.find_case(db, request.args["case"]).id
+        message_mark = db.scalar(select(func.max(Message.id))) or 0
+        update_mark: datetime = utcnow()
+    user = current_user._get_current_object()
+
+    def events():
+        nonlocal message_mark, update_mark
+        yield "retry: 1000\nevent: ready\ndata: {}\n\n"
+        deadline = time.monotonic() + STREAM_SECONDS
+        while time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+            with rt.sessions() as db:
+                message_mark, update_mark, changed = work_queue.activity(
+                    db, user, message_mark, update_mark, complaint_id)
+            if changed:
+                yield f"event: changed\ndata: {json.dumps({'at': update_mark.isoformat()})}\n\n"
+            else:
+                yield ": keep-alive\n\n"
+
+    return Response(stream_with_context(events()), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@bp.post("/language")
+@require_roles(*view.DASHBOARD_ROLES)
+def language():
+    lang = request.form.get("lang", "en")
+    session["ui_lang"] = lang if lang in view.UI_LANGUAGES else "en"
+    back = request.form.get("next", "")
+    return redirect(back if back.startswith("/dashboard") else "/dashboard/", 303)
+
+
+def init_app(app) -> None:
+    # Their routes join this blueprint when imported (once, before the first registration).
+    from gateway.blueprints import dashboard_actions, dashboard_stats  # noqa: F401
+
+    app.register_blueprint(bp)

@@ -1,0 +1,121 @@
+"""What the dashboard pages share: the scope check that turns an out-of-scope case into a
+404, masking of the complainant's details, reference labels, and the interface language."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from flask import abort, current_app, g, session
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage import scope, tracking
+from storage.models import Category, Complaint, Department, District, User
+
+DASHBOARD_ROLES = ("officer", "department_head", "admin", "viewer")
+UI_LANGUAGES = ("en", "ur")
+_STRINGS: dict[str, dict[str, str]] = yaml.safe_load(
+    (Path(__file__).with_name("dashboard_strings.yaml")).read_text(encoding="utf-8"))
+
+
+def ui_lang() -> str:
+    lang = session.get("ui_lang", "en")
+    return lang if lang in UI_LANGUAGES else "en"
+
+
+def t(key: str) -> str:
+    """The interface text ``key`` in the officer's chosen language (English if missing)."""
+    entry = _STRINGS.get(key)
+    if entry is None:
+        return key
+    return entry.get(ui_lang()) or entry["en"]
+
+
+def rt():
+    return current_app.extensions["ikhtiyar"]
+
+
+def prefix() -> str:
+    return rt().settings.tracking_prefix
+
+
+def find_case(db: Session, number: str, *, for_update: bool = False) -> Complaint:
+    """The complaint with this tracking number if the signed-in user may see it, else 404
+    (the same answer as for a number that does not exist: nothing leaks)."""
+    found = tracking.find(number, prefix())
+    if not found.number:
+        abort(404)
+    query = scope.visible(select(Complaint), current_user).where(
+        Complaint.tracking_number == found.number)
+    if for_update:
+        query = query.with_for_update()
+    complaint = db.scalars(query).first()
+    if complaint is None:
+        abort(404)
+    return complaint
+
+
+def find_case_or_none(db: Session, number: str) -> Complaint | None:
+    found = tracking.find(number, prefix())
+    if not found.number:
+        return None
+    return db.scalars(scope.visible(select(Complaint), current_user).where(
+        Complaint.tracking_number == found.number)).first()
+
+
+def require_act() -> None:
+    """Viewers (and anyone else who may only look) get 403 on every action."""
+    if not scope.can_act(current_user):
+        abort(403)
+
+
+def identity_hidden(user, complaint: Complaint) -> bool:
+    """A confidential complaint hides the complainant from the department it is about."""
+    return bool(complaint.confidential) and user.role in ("officer", "department_head") \
+        and user.department_code == complaint.department_code
+
+
+def mask_address(address: str) -> str:
+    """+923001234567 -> +92300•••••67; amina@example.org -> a•••@example.org."""
+    shown = address.removeprefix("sim:")
+    if "@" in shown:
+        local, _, domain = shown.partition("@")
+        return (local[:1] + "•••@" + domain) if local else "•••@" + domain
+    keep_head = 6 if shown.startswith("+") else 4
+    if len(shown) <= keep_head + 2:
+        return "•" * len(shown)
+    return shown[:keep_head] + "•" * (len(shown) - keep_head - 2) + shown[-2:]
+
+
+def mask_cnic(cnic: str) -> str:
+    digits = [c for c in cnic if c.isdigit()]
+    return "•••••-•••••••-" + digits[-1] if digits else "•••"
+
+
+class Labels:
+    """Names of districts, departments, categories and officers in the interface language."""
+
+    def __init__(self, db: Session, lang: str) -> None:
+        col = "name_ur" if lang == "ur" else "name_en"
+        self.district = {d.code: getattr(d, col) for d in db.scalars(select(District))}
+        self.department = {d.code: getattr(d, col) for d in db.scalars(select(Department))}
+        self.category = {c.code: getattr(c, col) for c in db.scalars(select(Category))}
+        self.officer = {u.id: (u.display_name or u.username)
+                        for u in db.scalars(select(User).where(User.role.in_(
+                            ("officer", "department_head", "admin"))))}
+        self.channel = {c: c.capitalize() if c != "sms" else "SMS"
+                        for c in ("web", "whatsapp", "sms", "voice", "email", "letter")}
+        self.channel["whatsapp"] = "WhatsApp"
+
+    def of(self, dim: str, key) -> str:
+        if key is None:
+            return "—"
+        return getattr(self, dim, {}).get(key, str(key))
+
+
+def labels(db: Session) -> Labels:
+    if "dashboard_labels" not in g:
+        g.dashboard_labels = Labels(db, ui_lang())
+    return g.dashboard_labels

@@ -1,0 +1,92 @@
+"""Fixtures for the letters tests: a clerk (session and bearer token), officers in and out
+of scope, and a Flask test client signed in as the clerk."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from gateway.app import create_app
+from gateway.passwords import hash_password, new_token
+from storage.db import transaction
+from storage.models import User
+
+PASSWORD = "letters are read here"
+_HASH: list[str] = []
+
+STAFF = {  # username -> (role, department, district)
+    "clerk_letters": ("clerk", None, None),
+    "clerk_other": ("clerk", None, None),
+    "officer_phed_psw": ("officer", "PHED", "PSW"),
+    "officer_police_mdn": ("officer", "POLICE", "MDN"),
+}
+
+
+@pytest.fixture
+def staff(rt) -> dict[str, dict]:
+    """Accounts with a bearer token each (users survive between tests: get or create)."""
+    if not _HASH:
+        _HASH.append(hash_password(PASSWORD))
+    accounts = {}
+    with transaction(rt.sessions) as s:
+        for name, (role, department, district) in STAFF.items():
+            user = s.scalars(select(User).where(User.username == name)).first()
+            if user is None:
+                user = User(username=name, password_hash=_HASH[0], role=role)
+                s.add(user)
+            token, digest = new_token()
+            user.role, user.department_code, user.district_code = role, department, district
+            user.active, user.password_hash, user.token_hash = True, _HASH[0], digest
+            s.flush()
+            accounts[name] = {"id": user.id, "token": token}
+    return accounts
+
+
+def sign_in(app, username: str):
+    client = app.test_client()
+    page = client.get("/auth/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    answer = client.post("/auth/login", data={"username": username, "password": PASSWORD,
+                                              "csrf_token": token})
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:300]
+    return client
+
+
+def csrf_from(client, path: str = "/letters/") -> str:
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+@pytest.fixture
+def app(rt):
+    return create_app(rt)
+
+
+@pytest.fixture
+def clerk(app, staff):
+    """A test client signed in as the clerk, and the clerk's CSRF token."""
+    client = sign_in(app, "clerk_letters")
+    return client, csrf_from(client)
+
+
+@pytest.fixture(scope="session")
+def knowledge():
+    """The engine's reference data (districts in English and Urdu, department keywords),
+    loaded from config/ into a throwaway SQLite database: for tests that need no other table."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from config import CONFIG_DIR
+    from conversation.knowledge import Knowledge
+    from storage.models import Category, Department, District
+    from storage.reference import load_reference
+
+    engine = create_engine("sqlite://")
+    for table in (Department.__table__, District.__table__, Category.__table__):
+        table.create(engine)
+    with Session(engine) as session:
+        load_reference(session, CONFIG_DIR)
+        session.flush()
+        return Knowledge.load(session)
