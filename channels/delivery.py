@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,8 @@ class Outgoing:
     language: str | None = None
     extras: dict = field(default_factory=dict)
     status_callback: str | None = None
+    # When the citizen last wrote on this channel (WhatsApp's 24-hour window depends on it).
+    last_inbound_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from channels.delivery import Outgoing, PermanentError, TransientError
 from gateway import runtime as rt_module
 from gateway.settings import load_settings
 from storage.db import is_sqlite, transaction
-from storage.messages import advance_status, due_outbound, retry_later
-from storage.models import Contact, Message, OutboxStatus, utcnow
+from storage.messages import advance_status, due_outbound, note_undelivered, retry_later
+from storage.models import Contact, Conversation, Message, OutboxStatus, utcnow
 
 log = logging.getLogger("ikhtiyar.jobs")
 _runtime: rt_module.Runtime | None = None
@@ -74,9 +74,12 @@ def deliver(message_id: int) -> str | None:
         if message is None or message.status != OutboxStatus.QUEUED:
             return message.status if message else None
         contact = session.get(Contact, message.contact_id)
+        last_inbound = session.scalar(select(Conversation.last_inbound_at)
+                                      .where(Conversation.contact_id == contact.id))
         outgoing = Outgoing(channel=message.channel, to=contact.address, text=message.text,
                             kind=message.kind or "reply", key=message.payload.get("key"),
-                            language=message.language, extras=dict(message.payload))
+                            language=message.language, extras=dict(message.payload),
+                            last_inbound_at=last_inbound)
         if contact.opted_out:
             advance_status(message, OutboxStatus.FAILED, error="the citizen has opted out")
             return message.status
@@ -86,9 +89,12 @@ def deliver(message_id: int) -> str | None:
             result = send(outgoing)
         except TransientError as exc:
             retry_at = retry_later(message, str(exc), rt.settings.outbox_max_attempts)
+            if retry_at is None:  # out of attempts
+                note_undelivered(session, message)
         except PermanentError as exc:
             message.attempts += 1
             advance_status(message, OutboxStatus.FAILED, error=str(exc))
+            note_undelivered(session, message)
         else:
             message.attempts += 1
             advance_status(message, result.status, provider_id=result.provider_id)

@@ -15,8 +15,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from storage import lifecycle
 from storage.crypto import lookup_hash
-from storage.models import Citizen, Contact, Message, OutboxStatus, utcnow
+from storage.models import Citizen, Complaint, Contact, Message, OutboxStatus, utcnow
 
 # Channels whose address is a phone number: one citizen behind the same number on each.
 PHONE_CHANNELS = ("whatsapp", "sms", "voice")
@@ -146,3 +147,15 @@ def due_outbound(session: Session, limit: int = 500, before: datetime | None = N
                                  Message.status == OutboxStatus.QUEUED.value,
                                  Message.next_attempt_at <= (before or utcnow()))
         .order_by(Message.next_attempt_at).limit(limit)))
+
+
+def note_undelivered(session: Session, message: Message, detail: str | None = None) -> None:
+    """A message about a case that did not reach the citizen is shown on the case's timeline,
+    so an officer can reach them another way (replies in a chat are not case events)."""
+    if message.complaint_id is None or message.kind in (None, "reply"):
+        return
+    complaint = session.get(Complaint, message.complaint_id)
+    lifecycle.note(session, complaint, lifecycle.SYSTEM,
+                   f"The {message.kind.replace('_', ' ')} did not reach the citizen by "
+                   f"{message.channel}: {detail or message.error or 'failed'}",
+                   kind="delivery_failed", message=message)

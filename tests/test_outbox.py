@@ -101,3 +101,33 @@ def test_the_sweeper_requeues_stored_messages_a_lost_job_left_behind(rt):
     assert _get(rt, message_id).status == "processed"
     with rt.sessions() as s:
         assert s.scalars(select(Message).where(Message.direction == "out")).first() is not None
+
+
+def test_a_satisfaction_request_that_cannot_be_sent_shows_on_the_case(rt, monkeypatch):
+    from sqlalchemy import select as select_
+
+    from conversation import casework
+    from storage import lifecycle
+    from storage.db import transaction
+    from storage.models import Complaint, ComplaintEvent
+    from tests.citizen import Citizen
+
+    c = Citizen(rt, channel="sms")
+    for text in ("1", "The tube well in our village has been dry for a month", "Lower Chitral",
+                 "Drosh", "yes", "skip", "yes"):
+        c.send(text)
+
+    def refuse(outgoing):
+        raise PermanentError("21610 the number has opted out")
+
+    monkeypatch.setattr(registry, "sender_for", lambda channel, settings: refuse)
+    with transaction(rt.sessions) as s:
+        complaint = s.scalars(select_(Complaint)).one()
+        request = casework.resolve(s, complaint, lifecycle.Actor("officer"), "New pump installed")
+        s.flush()
+        request_id = request.id
+    assert jobs.deliver(request_id) == "failed"
+    with rt.sessions() as s:
+        event = s.scalars(select_(ComplaintEvent).where(ComplaintEvent.kind == "delivery_failed")).one()
+        assert "satisfaction request did not reach the citizen by sms" in event.note
+        assert "21610" in event.note and event.message_id == request_id

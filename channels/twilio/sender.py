@@ -11,8 +11,6 @@ is configured; else the message fails with the reason.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 
 from channels.addresses import AddressError, phone_e164
 from channels.delivery import Delivered, Outgoing
@@ -22,7 +20,6 @@ from channels.twilio.client import OUTSIDE_WINDOW, TwilioPermanentError, classif
 from channels.whatsapp import adapter as whatsapp
 
 log = logging.getLogger("ikhtiyar.twilio")
-LastInbound = Callable[[str], datetime | None]
 
 
 def template_for(settings, kind: str, language: str | None) -> str | None:
@@ -34,13 +31,10 @@ def template_for(settings, kind: str, language: str | None) -> str | None:
 class TwilioSender:
     """Sends one outbox message on ``channel`` (whatsapp or sms)."""
 
-    def __init__(self, channel: str, settings, client=None,
-                 last_inbound: LastInbound | None = None) -> None:
+    def __init__(self, channel: str, settings, client=None) -> None:
         self.channel = channel
         self.settings = settings
         self.client = client or client_for(settings)
-        self.last_inbound = last_inbound or (
-            lambda address: window.last_inbound_at(settings.effective_database_url, channel, address))
 
     def __call__(self, outgoing: Outgoing) -> Delivered:
         if self.channel == "sms":
@@ -52,7 +46,7 @@ class TwilioSender:
         use_template = bool(outgoing.extras.get("use_template"))
         if template and not use_template:
             # Only worth a look when there is a template to choose instead.
-            use_template = not window.is_open(self.last_inbound(outgoing.to))
+            use_template = not window.is_open(outgoing.last_inbound_at)
         if use_template and not template:
             return self._sms_fallback(outgoing, TwilioPermanentError(OUTSIDE_WINDOW, "outside WhatsApp's 24-hour window and no template for '" + outgoing.kind + "'"))
         try:

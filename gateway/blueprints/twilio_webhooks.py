@@ -22,10 +22,9 @@ from conversation.messages import InboundMessage
 from gateway import jobs, media
 from gateway.pipeline import receive
 from gateway.runtime import Runtime
-from storage import lifecycle
 from storage.db import transaction
-from storage.messages import advance_status, contact_for, queue_outbound
-from storage.models import Complaint, Contact, Message, OutboxStatus
+from storage.messages import advance_status, contact_for, note_undelivered, queue_outbound
+from storage.models import Contact, Message, OutboxStatus
 
 log = logging.getLogger("ikhtiyar.twilio")
 bp = Blueprint("twilio_webhooks", __name__, url_prefix="/webhooks/twilio")
@@ -125,7 +124,7 @@ def record_status(rt: Runtime, sid: str, status: str, form: dict) -> list[int]:
             message.error = f"Twilio {code}: {reason}" if reason else f"Twilio {code}"
         if not (changed and new == OutboxStatus.FAILED):
             return []
-        _on_timeline(session, message)
+        note_undelivered(session, message)
         if code == OUTSIDE_WINDOW:
             fallback = _fallback(rt, session, message)
             if fallback is not None:
@@ -139,17 +138,6 @@ def _error_code(form: dict) -> int | None:
         return int(form["ErrorCode"]) if form.get("ErrorCode") else None
     except ValueError:
         return None
-
-
-def _on_timeline(session, message: Message) -> None:
-    """A message about a case that did not reach the citizen is shown to the officer."""
-    if message.complaint_id is None or message.kind in (None, "reply"):
-        return
-    complaint = session.get(Complaint, message.complaint_id)
-    lifecycle.note(session, complaint, lifecycle.SYSTEM,
-                   f"The {message.kind.replace('_', ' ')} did not reach the citizen by "
-                   f"{message.channel}: {message.error or 'failed'}", kind="delivery_failed",
-                   message=message)
 
 
 def _fallback(rt: Runtime, session, message: Message) -> Message | None:

@@ -12,7 +12,7 @@ from conversation import casework
 from gateway import jobs
 from storage import lifecycle
 from storage.db import transaction
-from storage.models import Complaint, Message, utcnow
+from storage.models import Complaint, Conversation, Message, utcnow
 from tests.channels.conftest import SMS_FROM, WHATSAPP_FROM, Twilio, load_form, reconfigure
 
 TEMPLATE = "HX" + "0123456789abcdef" * 2
@@ -87,6 +87,7 @@ def test_outside_the_window_the_kinds_template_is_sent_with_the_text_as_variable
     with transaction(rt.sessions) as s:
         s.execute(update(Message).where(Message.direction == "in")
                   .values(received_at=utcnow() - timedelta(hours=25)))
+        s.execute(update(Conversation).values(last_inbound_at=utcnow() - timedelta(hours=25)))
     twilio_errors.requests.clear()
     jobs.deliver(request_id)
     [sent] = twilio_errors.requests
