@@ -36,18 +36,18 @@ def find_contact(session: Session, channel: str, address: str) -> Contact | None
     ).first()
 
 
-def contact_for(session: Session, channel: str, address: str, *, simulated: bool = False) -> Contact:
-    """The contact for this address on this channel, created with its citizen if new.
+def contact_id_for(session: Session, channel: str, address: str, *, simulated: bool = False) -> int:
+    """The id of the contact for this address on this channel, created with its citizen if
+    new. The webhook's hot path: one indexed look-up, nothing decrypted.
 
     A phone number already known on another phone channel keeps its citizen, so a complaint
     filed by WhatsApp can be confirmed by SMS from the same number.
     """
     digest = address_hash(address)
-    contact = session.scalars(
-        select(Contact).where(Contact.channel == channel, Contact.address_hash == digest)
-    ).first()
-    if contact is not None:
-        return contact
+    found = session.scalar(
+        select(Contact.id).where(Contact.channel == channel, Contact.address_hash == digest))
+    if found is not None:
+        return found
     citizen_id = None
     if channel in PHONE_CHANNELS:
         citizen_id = session.scalars(
@@ -66,23 +66,28 @@ def contact_for(session: Session, channel: str, address: str, *, simulated: bool
         with session.begin_nested():
             session.add(contact)
     except IntegrityError:  # another process created it a moment ago
-        return session.scalars(
-            select(Contact).where(Contact.channel == channel, Contact.address_hash == digest)
-        ).one()
-    return contact
+        return session.scalar(
+            select(Contact.id).where(Contact.channel == channel, Contact.address_hash == digest))
+    return contact.id
 
 
-def insert_inbound(session: Session, contact: Contact, *, channel: str, provider_id: str,
-                   text: str, payload: dict, raw: str | None = None,
-                   received_at: datetime | None = None,
-                   language: str | None = None) -> tuple[Message, bool]:
-    """Store an inbound message once; a repeat of the same provider id returns the first row.
+def contact_for(session: Session, channel: str, address: str, *, simulated: bool = False) -> Contact:
+    """The contact for this address on this channel (see ``contact_id_for``)."""
+    return session.get(Contact, contact_id_for(session, channel, address, simulated=simulated))
+
+
+def store_inbound(session: Session, contact_id: int, *, channel: str, provider_id: str,
+                  text: str, payload: dict, raw: str | None = None,
+                  received_at: datetime | None = None,
+                  language: str | None = None) -> tuple[int, bool]:
+    """Store an inbound message once; a repeat of the same provider id returns the first
+    row's id and False.
 
     One INSERT ... ON CONFLICT DO NOTHING: the webhook's hot path, safe under concurrent
     deliveries of the same message on SQLite and PostgreSQL alike.
     """
     now = utcnow()
-    values = dict(direction="in", channel=channel, provider_id=provider_id, contact_id=contact.id,
+    values = dict(direction="in", channel=channel, provider_id=provider_id, contact_id=contact_id,
                   text=text, payload=payload, raw=raw, status="received", attempts=0,
                   received_at=received_at or now, language=language, created_at=now, updated_at=now)
     insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
@@ -91,11 +96,15 @@ def insert_inbound(session: Session, contact: Contact, *, channel: str, provider
                  .returning(Message.id))
     new_id = session.execute(statement).scalar()
     if new_id is not None:
-        return session.get(Message, new_id), True
-    existing = session.scalars(
-        select(Message).where(Message.channel == channel, Message.provider_id == provider_id)
-    ).one()
-    return existing, False
+        return new_id, True
+    return session.scalar(select(Message.id).where(
+        Message.channel == channel, Message.provider_id == provider_id)), False
+
+
+def insert_inbound(session: Session, contact: Contact, **fields) -> tuple[Message, bool]:
+    """``store_inbound`` for callers that want the row itself."""
+    message_id, new = store_inbound(session, contact.id, **fields)
+    return session.get(Message, message_id), new
 
 
 def queue_outbound(session: Session, contact: Contact, text: str, *, kind: str = "reply",
