@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +21,15 @@ from storage.models import Citizen, Complaint, Contact, Message, OutboxStatus, u
 
 # Channels whose address is a phone number: one citizen behind the same number on each.
 PHONE_CHANNELS = ("whatsapp", "sms", "voice")
+
+# Built once: the webhook path runs them for every message.
+_CONTACT_ID = select(Contact.id).where(Contact.channel == bindparam("channel"),
+                                       Contact.address_hash == bindparam("digest"))
+_INSERT_ONCE = {
+    name: insert(Message.__table__).on_conflict_do_nothing(index_elements=["channel", "provider_id"])
+    .returning(Message.__table__.c.id)
+    for name, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+}
 
 _RANK = {OutboxStatus.QUEUED: 0, OutboxStatus.SENT: 1, OutboxStatus.DELIVERED: 2,
          OutboxStatus.READ: 3, OutboxStatus.FAILED: 4}
@@ -44,8 +53,7 @@ def contact_id_for(session: Session, channel: str, address: str, *, simulated: b
     filed by WhatsApp can be confirmed by SMS from the same number.
     """
     digest = address_hash(address)
-    found = session.scalar(
-        select(Contact.id).where(Contact.channel == channel, Contact.address_hash == digest))
+    found = session.connection().execute(_CONTACT_ID, {"channel": channel, "digest": digest}).scalar()
     if found is not None:
         return found
     citizen_id = None
@@ -90,11 +98,8 @@ def store_inbound(session: Session, contact_id: int, *, channel: str, provider_i
     values = dict(direction="in", channel=channel, provider_id=provider_id, contact_id=contact_id,
                   text=text, payload=payload, raw=raw, status="received", attempts=0,
                   received_at=received_at or now, language=language, created_at=now, updated_at=now)
-    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    statement = (insert(Message).values(**values)
-                 .on_conflict_do_nothing(index_elements=["channel", "provider_id"])
-                 .returning(Message.id))
-    new_id = session.execute(statement).scalar()
+    connection = session.connection()  # Core, not the ORM: this is the hot path
+    new_id = connection.execute(_INSERT_ONCE[connection.dialect.name], values).scalar()
     if new_id is not None:
         return new_id, True
     return session.scalar(select(Message.id).where(
