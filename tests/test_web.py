@@ -9,7 +9,7 @@ from conversation import catalog
 from gateway.app import create_app
 from gateway.passwords import hash_password, new_token
 from storage.db import transaction
-from storage.models import Complaint, User
+from storage.models import Complaint, Message, User
 from tests.citizen import Citizen
 
 
@@ -108,3 +108,24 @@ def test_staff_sign_in_with_password_and_token(client, rt):
         assert current_user.is_authenticated and current_user.username == "nadia"
     with app.test_request_context("/", headers={"Authorization": "Bearer wrong"}):
         assert not current_user.is_authenticated
+
+
+def test_the_email_persona_goes_through_the_mail_parser_and_keeps_its_thread(client, rt):
+    def send(text, client_id):
+        response = client.post("/simulator/messages", json={
+            "persona": "email", "sender": "amina@example.org", "text": text, "client_id": client_id})
+        assert response.status_code == 202, response.json
+        rt.queue.run_due()
+
+    send("Street lights broken in Hayatabad Peshawar\n\nAll the street lights in phase 3 have "
+         "been off for a week and the road is dark at night.", "m1")
+    with rt.sessions() as s:
+        complaint = s.scalars(select(Complaint)).one()  # a new mail is a complaint at once
+        assert complaint.channel == "email" and complaint.district_code == "PSW"
+    thread = client.get("/simulator/thread?persona=email&sender=amina%40example.org").json["messages"]
+    assert f"KP-{complaint.tracking_number}" in thread[1]["text"]
+    send("It is the main boulevard near the park.", "m2")
+    with rt.sessions() as s:
+        assert len(s.scalars(select(Complaint)).all()) == 1
+        inbound = s.scalars(select(Message).where(Message.direction == "in").order_by(Message.id)).all()
+        assert [m.complaint_id for m in inbound] == [complaint.id, complaint.id]  # same case

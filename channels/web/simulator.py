@@ -52,6 +52,8 @@ def parse(form: dict) -> InboundMessage:
     client_id = str(form.get("client_id") or uuid.uuid4().hex)[:64]
     if persona in TWILIO_PERSONAS:
         return _through_twilio(persona, sender, text, client_id, form)
+    if persona == "email":
+        return _through_email(sender, text, client_id, form.get("thread") or {})
     return InboundMessage(channel=persona, provider_id=f"sim-{client_id}", sender=sender,
                           text=clean_text(text), simulated=True,
                           raw={"persona": persona, "text": text, "client_id": client_id})
@@ -105,3 +107,50 @@ def _through_twilio(persona: str, sender: str, text: str, client_id: str, form: 
     return dataclasses.replace(inbound, provider_id=f"sim-{client_id}", sender=sender, simulated=True,
                                raw={"persona": persona, "text": text, "client_id": client_id,
                                     "form": fields})
+
+
+# --- Email: a real RFC 5322 message, through the same parser as SMTP and IMAP mail ---------
+
+SIMULATED_MAIL_DOMAIN = "simulator.invalid"
+
+
+def mail_bytes(address: str, text: str, client_id: str, to: str,
+               thread: dict | None = None) -> bytes:
+    """The mail a citizen's mail program would send: a reply when ``thread`` names the
+    earlier mail (its ``message_id`` and ``subject``), else a new mail whose subject is the
+    first line of the text."""
+    from email.message import EmailMessage
+    from email.utils import format_datetime, make_msgid
+
+    from storage.models import utcnow
+
+    mail = EmailMessage()
+    mail["From"] = address
+    mail["To"] = to
+    mail["Date"] = format_datetime(utcnow())
+    mail["Message-ID"] = make_msgid(idstring=hashlib.sha256(client_id.encode()).hexdigest()[:16],
+                                    domain=SIMULATED_MAIL_DOMAIN)
+    parent = (thread or {}).get("message_id")
+    if parent:
+        subject = str(thread.get("subject") or "")
+        mail["Subject"] = subject if subject.lower().startswith("re:") else f"Re: {subject}"
+        mail["In-Reply-To"] = parent
+        mail["References"] = parent
+    else:
+        first = text.strip().splitlines()[0] if text.strip() else ""
+        mail["Subject"] = first[:78]
+    mail.set_content(text)
+    return bytes(mail)
+
+
+def _through_email(sender: str, text: str, client_id: str, thread: dict) -> InboundMessage:
+    from channels.email import parser
+
+    address = sender.removeprefix("sim:")
+    to = str(thread.get("to") or f"complaints@{SIMULATED_MAIL_DOMAIN}")
+    try:
+        parsed = parser.parse(mail_bytes(address, clean_text(text), client_id, to, thread))
+    except parser.MailRejected as exc:
+        raise SimulatorError(str(exc)) from None
+    # The sandbox stays: a "sim:" address, never a real citizen's.
+    return dataclasses.replace(parsed.inbound(), sender=sender, simulated=True)
