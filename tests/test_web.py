@@ -129,3 +129,15 @@ def test_the_email_persona_goes_through_the_mail_parser_and_keeps_its_thread(cli
         assert len(s.scalars(select(Complaint)).all()) == 1
         inbound = s.scalars(select(Message).where(Message.direction == "in").order_by(Message.id)).all()
         assert [m.complaint_id for m in inbound] == [complaint.id, complaint.id]  # same case
+
+
+def test_a_location_pin_from_the_simulator_suggests_the_district(client, rt):
+    response = client.post("/simulator/messages", json={
+        "persona": "whatsapp", "sender": "+923001234567", "text": "",
+        "latitude": "34.7717", "longitude": "72.3602"})  # Mingora, Swat
+    assert response.status_code == 202, response.json
+    rt.queue.run_due()
+    [_pin, reply, *_rest] = client.get("/simulator/thread?persona=whatsapp&sender=%2B923001234567").json["messages"]
+    assert "Swat" in reply["text"]
+    page = client.get("/simulator").get_data(as_text=True)
+    assert 'id="sendpin"' in page
