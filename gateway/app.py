@@ -31,7 +31,7 @@ def create_app(rt: Runtime) -> Flask:
     from flask_wtf.csrf import CSRFProtect
 
     from gateway import auth
-    from gateway.blueprints import health, simulator, track
+    from gateway.blueprints import health, metrics, simulator, track
 
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked below, skipping signed machine calls
     csrf = CSRFProtect(app)
@@ -51,6 +51,7 @@ def create_app(rt: Runtime) -> Flask:
 
     auth.init_app(app)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     app.register_blueprint(track.bp)
     from gateway.blueprints import dashboard
 

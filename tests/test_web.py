@@ -141,3 +141,14 @@ def test_a_location_pin_from_the_simulator_suggests_the_district(client, rt):
     assert "Swat" in reply["text"]
     page = client.get("/simulator").get_data(as_text=True)
     assert 'id="sendpin"' in page
+
+
+def test_metrics_count_messages_and_complaints_from_the_database(client, rt):
+    c = Citizen(rt, channel="sms", address="+923001234567")
+    for text in ("1", "Garbage has not been collected for a week here", "Swat", "Mingora", "yes",
+                 "skip", "yes"):
+        c.send(text)
+    body = client.get("/metrics").get_data(as_text=True)
+    assert 'ikhtiyar_complaints{channel="sms",state="submitted"} 1.0' in body
+    assert 'ikhtiyar_messages{channel="sms",direction="in",status="processed"} 7.0' in body
+    assert 'ikhtiyar_messages{channel="sms",direction="out",status="delivered"} 7.0' in body
