@@ -14,15 +14,13 @@ import json
 from collections.abc import Callable
 
 from rasa_sdk.executor import ActionExecutor
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from conversation.actions import ACTIONS
 from conversation.knowledge import Knowledge
 from conversation.nlu import understand
 from conversation.turn import Turn, current
-from storage.messages import contact_for, insert_inbound
-from storage.models import Conversation
+from storage.messages import contact_for, conversation_for, insert_inbound
 
 CHANNELS = ("whatsapp", "sms", "voice", "email", "web")
 
@@ -57,12 +55,7 @@ class ComplaintActionExecutor(ActionExecutor):
                 text=str(latest.get("text") or ""), payload={},
                 raw=json.dumps(latest, ensure_ascii=False))
             message.status = "processed"  # Rasa, not our engine, holds this conversation
-            conversation = session.scalars(
-                select(Conversation).where(Conversation.contact_id == contact.id)).first()
-            if conversation is None:
-                conversation = Conversation(contact_id=contact.id, state={})
-                session.add(conversation)
-                session.flush()
+            conversation = conversation_for(session, contact.id)
             lang = conversation.language or "en"
             u = understand(message.text, self._prefix)
             state = {"slots": dict(tracker.get("slots") or {})}

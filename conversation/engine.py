@@ -23,7 +23,7 @@ from conversation.messages import Reply
 from conversation.nlu import is_no, is_yes, understand
 from conversation.turn import Turn, current
 from storage import lifecycle
-from storage.messages import queue_outbound
+from storage.messages import conversation_for, queue_outbound
 from storage.models import Attachment, Complaint, Conversation, District, Message, utcnow
 
 FORM = "complaint_form"
@@ -62,12 +62,7 @@ class Engine:
         if message is None or message.direction != "in" or message.status == "processed":
             return []
         contact = message.contact
-        conversation = session.scalars(
-            select(Conversation).where(Conversation.contact_id == contact.id)).first()
-        if conversation is None:
-            conversation = Conversation(contact_id=contact.id, state={})
-            session.add(conversation)
-            session.flush()
+        conversation = conversation_for(session, contact.id)
         state = dict(conversation.state or {})
         u = understand(message.text, self.prefix)
         lang = self._language(conversation, state, message)

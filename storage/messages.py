@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from storage import lifecycle
 from storage.crypto import lookup_hash
-from storage.models import Citizen, Complaint, Contact, Message, OutboxStatus, utcnow
+from storage.models import Citizen, Complaint, Contact, Conversation, Message, OutboxStatus, utcnow
 
 # Channels whose address is a phone number: one citizen behind the same number on each.
 PHONE_CHANNELS = ("whatsapp", "sms", "voice")
@@ -104,6 +104,17 @@ def store_inbound(session: Session, contact_id: int, *, channel: str, provider_i
         return new_id, True
     return session.scalar(select(Message.id).where(
         Message.channel == channel, Message.provider_id == provider_id)), False
+
+
+def conversation_for(session: Session, contact_id: int) -> Conversation:
+    """The contact's conversation (its state carries the dialogue), started if new."""
+    conversation = session.scalars(
+        select(Conversation).where(Conversation.contact_id == contact_id)).first()
+    if conversation is None:
+        conversation = Conversation(contact_id=contact_id, state={})
+        session.add(conversation)
+        session.flush()
+    return conversation
 
 
 def insert_inbound(session: Session, contact: Contact, **fields) -> tuple[Message, bool]:
