@@ -6,7 +6,9 @@
 Serves the real app with waitress on loopback (SQLite in a temporary folder, or a fresh
 PostgreSQL database next to the one named, dropped at the end) and plays whole calls as
 signed Twilio webhooks from concurrent callers: language, menu, district, recording (the
-complaint is filed here, with its SMS queued), and a status check by tracking number.
+complaint is filed here, with its SMS queued), a status check by tracking number, and,
+once the department has resolved it, a confirmation "not satisfied" with its reason
+recorded (the complaint is reopened and escalated).
 Jobs (SMS, recording download) are not run: they are off the call's path. Twilio waits 15 s
 for an answer; the aim is p99 under 100 ms for every step.
 """
@@ -34,15 +36,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import os
 
 import requests
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from channels.twilio.request import sign
+from conversation import casework
 from gateway import jobs
 from gateway import runtime as rt_module
 from gateway.app import create_app
 from gateway.queue import InProcessQueue
 from gateway.settings import load_settings
+from storage import lifecycle
+from storage.db import transaction
+from storage.models import Complaint
 
 TOKEN = "bench-token"
 ACCOUNT = "AC" + "b" * 32
@@ -158,6 +164,22 @@ def main() -> None:
         root = post(session, f"{base}/webhooks/twilio/voice", "incoming call (language known)", common)
         root = press(root, "main menu", "2")
         press(root, "status by tracking number", digits)
+        hang_up(session, common)
+        # The department resolves it; a third call answers "not satisfied" and says why.
+        with transaction(rt.sessions) as s:
+            complaint = s.scalars(select(Complaint).where(Complaint.tracking_number == digits)).one()
+            casework.resolve(s, complaint, lifecycle.Actor("admin", None, "bench"), "Repaired")
+        common["CallSid"] = f"CA{uuid.uuid4().hex}"
+        root = post(session, f"{base}/webhooks/twilio/voice", "incoming call (language known)", common)
+        root = press(root, "main menu", "3")
+        root = press(root, "confirm (not satisfied)", "2")
+        rec = f"RE{uuid.uuid4().hex}"
+        post(session, root.find("Record").get("action"), "reason recording", {
+            **common, "Digits": "#", "RecordingSid": rec, "RecordingDuration": "9",
+            "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Recordings/{rec}"})
+        hang_up(session, common)
+
+    def hang_up(session: requests.Session, common: dict) -> None:
         status = {**common, "CallStatus": "completed", "CallDuration": "40"}
         post_status = f"{base}/webhooks/twilio/voice/status"
         started = time.perf_counter()
@@ -179,7 +201,7 @@ def main() -> None:
 
     backend = "PostgreSQL" if pg_url else "SQLite"
     requests_total = sum(len(v) for v in timings.values())
-    print(f"{args.calls} calls ({2 * args.calls} including status calls), {args.concurrency} at once, "
+    print(f"{args.calls} callers ({3 * args.calls} calls), {args.concurrency} at once, "
           f"{args.think:.1f} s listening between steps, "
           f"{args.processes} web processes x {args.threads} threads, {backend}: {requests_total} webhooks in {wall:.1f} s "
           f"({requests_total / wall:.0f}/s)")

@@ -179,10 +179,15 @@ class ActionComplaintStatus(Action):
             _say(dispatcher, "status", **status_values(turn, complaints[0]))
         else:
             lines = "\n".join(
-                f"{turn.tracking(c.tracking_number)}: {catalog.text('status_' + c.state, turn.lang)}"
+                f"{turn.tracking(c.tracking_number)}: {catalog.text(status_key(c), turn.lang)}"
                 for c in complaints)
             _say(dispatcher, "status_list", lines=lines)
         return []
+
+
+def status_key(complaint: Complaint) -> str:
+    """The catalog key (and phone prompt) that names the complaint's state to a citizen."""
+    return "status_" + complaint.state
 
 
 def status_values(turn: Turn, complaint: Complaint) -> dict:
@@ -190,7 +195,7 @@ def status_values(turn: Turn, complaint: Complaint) -> dict:
     unknown = catalog.text("not_specified", lang)
     return {
         "tracking": turn.tracking(complaint.tracking_number),
-        "status": catalog.text("status_" + complaint.state, lang),
+        "status": catalog.text(status_key(complaint), lang),
         "department": k.name("department", complaint.department_code, lang) or unknown,
         "district": k.name("district", complaint.district_code, lang) or unknown,
         "filed": complaint.created_at.strftime("%Y-%m-%d"),
@@ -207,11 +212,8 @@ class ActionAnswerResolution(Action):
         turn = current.get()
         answer = tracker.get_slot("satisfied")
         reason = tracker.get_slot("reason") or None
-        query = select(Complaint).where(Complaint.citizen_id == turn.contact.citizen_id,
-                                        Complaint.state == State.RESOLVED.value)
-        if turn.understanding.tracking.number:
-            query = query.where(Complaint.tracking_number == turn.understanding.tracking.number)
-        waiting = list(turn.session.scalars(query.order_by(Complaint.id)))
+        waiting = resolved_complaints(turn.session, turn.contact.citizen_id,
+                                      turn.understanding.tracking.number)
         if not waiting:
             _say(dispatcher, "nothing_to_confirm")
             return []
@@ -221,19 +223,38 @@ class ActionAnswerResolution(Action):
                  numbers=", ".join(turn.tracking(c.tracking_number) for c in waiting))
             return []
         complaint = waiting[0]
-        turn.message.complaint_id = complaint.id
         shown = turn.tracking(complaint.tracking_number)
+        answer_resolution(turn.session, complaint, turn.message, bool(answer), reason)
         if answer:
-            lifecycle.confirm_satisfied(turn.session, complaint, turn.message)
             _say(dispatcher, "closed_thanks", tracking=shown)
         else:
-            lifecycle.reject_resolution(turn.session, complaint, turn.message, reason)
             if reason:
                 _say(dispatcher, "reopened_with_reason", tracking=shown)
             else:
                 turn.state["awaiting"] = {"kind": "comment", "complaint": complaint.id}
                 _say(dispatcher, "reopened", tracking=shown)
         return []
+
+
+def resolved_complaints(session, citizen_id: int, tracking_number: str | None = None) -> list[Complaint]:
+    """The citizen's complaints waiting for their "are you satisfied?" (oldest first)."""
+    query = select(Complaint).where(Complaint.citizen_id == citizen_id,
+                                    Complaint.state == State.RESOLVED.value)
+    if tracking_number:
+        query = query.where(Complaint.tracking_number == tracking_number)
+    return list(session.scalars(query.order_by(Complaint.id)))
+
+
+def answer_resolution(session, complaint: Complaint, message: Message, satisfied: bool,
+                      reason: str | None = None) -> None:
+    """The complainant's own inbound ``message`` carried their yes or no: close, or reopen and
+    escalate. Every channel confirms through here; raises lifecycle.TransitionError when the
+    complaint is no longer waiting for an answer or the message is not the complainant's."""
+    message.complaint_id = complaint.id
+    if satisfied:
+        lifecycle.confirm_satisfied(session, complaint, message)
+    else:
+        lifecycle.reject_resolution(session, complaint, message, reason)
 
 
 ACTIONS = (ValidateComplaintForm, ActionSubmitComplaint, ActionComplaintStatus, ActionAnswerResolution)

@@ -106,8 +106,9 @@ def deliver(message_id: int) -> str | None:
 
 
 def sweep(stale_seconds: float = 60.0) -> int:
-    """Re-queue what a lost job left behind: outbox rows whose retry is due, and inbound
-    messages stored but not handled (Redis was down, or a worker died mid-turn)."""
+    """Re-queue what a lost job left behind: outbox rows whose retry is due, inbound
+    messages stored but not handled (Redis was down, or a worker died mid-turn), letters
+    not yet read, call recordings not yet fetched."""
     rt = runtime()
     cutoff = utcnow() - timedelta(seconds=stale_seconds)
     with rt.sessions() as session:
@@ -119,4 +120,7 @@ def sweep(stale_seconds: float = 60.0) -> int:
         rt.queue.enqueue(process_inbound, mid)
     for mid in outbound:
         rt.queue.enqueue(deliver, mid)
-    return len(inbound) + len(outbound)
+    # The channels' own lost work: OCR of uploaded letters, downloads of call recordings.
+    from gateway import letters_jobs, voice_jobs
+
+    return len(inbound) + len(outbound) + letters_jobs.sweep_letters() + voice_jobs.sweep_recordings()

@@ -1,8 +1,15 @@
-"""Job: fetch a call's recording from Twilio and keep it as the complaint's attachment.
+"""Jobs: fetch a call's recordings from Twilio and keep them as the complaint's attachments;
+the sweeper's retry of downloads that failed or were lost.
 
-The complaint was filed when the recording was announced; the audio itself is downloaded
-here, off the webhook's path (Twilio may take a moment to make it available: 404 means
-"not yet", so the job tries again with growing delays).
+A recording arrives as an inbound voice message (the complaint's description, a voicemail,
+a caller's reason for not being satisfied) whose payload names Twilio's RecordingUrl; the
+complaint was filed when the recording was announced, the audio is downloaded here, off
+the webhook's path. Twilio may take a moment to make it available (404 means "not yet"),
+so a download tries again with growing delays: one such series is a *round*.
+
+When a round fails (or its job was lost), ``sweep_recordings`` starts another later; the
+message's own retry fields count them: ``attempts`` (rounds the sweeper started),
+``next_attempt_at`` (when it may start the next) and ``error`` (why the last one failed).
 """
 
 from __future__ import annotations
@@ -12,12 +19,13 @@ import io
 import logging
 import os
 import wave
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 
 from channels.delivery import PermanentError, TransientError
-from channels.voice.recording import Audio, download
+from channels.voice.recording import TIMEOUT_SECONDS, Audio, download
 from gateway import jobs
 from storage import lifecycle
 from storage.calls import Call
@@ -25,6 +33,11 @@ from storage.db import transaction
 from storage.models import Attachment, Complaint, Message, utcnow
 
 log = logging.getLogger("ikhtiyar.voice")
+
+SWEEP_ROUNDS = 3  # rounds the sweeper starts after the first one failed or was lost
+SWEEP_EVERY = timedelta(hours=1)  # at least this long between two rounds
+SWEEP_WITHIN = timedelta(days=7)  # recordings older than this are left to the officers' note
+RECORDING_STEPS = ("complaint", "voicemail", "reason")
 
 
 def _wav_seconds(audio: Audio) -> float | None:
@@ -48,48 +61,125 @@ def _store(audio: Audio, root: Path, name: str) -> tuple[str, str]:
     return relative.as_posix(), digest
 
 
-def fetch_recording(call_id: int, attempt: int = 0) -> str:
-    """Download the call's recording onto its complaint; returns what happened."""
+def _recording(message: Message | None) -> dict | None:
+    """The recording a voice message carries: url, name and duration; None if none."""
+    if message is None or message.channel != "voice" or message.complaint_id is None:
+        return None
+    payload = message.payload or {}
+    media = (payload.get("media") or [{}])[0]
+    if not media.get("url"):
+        return None
+    return {"url": media["url"], "seconds": payload.get("duration"),
+            "name": payload.get("recording_sid") or payload.get("call_sid") or f"message-{message.id}"}
+
+
+def fetch_audio(message_id: int, attempt: int = 0) -> str:
+    """Download the recording of an inbound voice message onto its complaint; returns what
+    happened."""
     rt = jobs.runtime()
     settings = rt.settings
     with rt.sessions() as session:
-        call = session.get(Call, call_id)
-        if call is None or not call.recording_url or call.complaint_id is None:
+        message = session.get(Message, message_id)
+        found = _recording(message)
+        if found is None:
             return "nothing to fetch"
-        name = call.recording_sid or call.call_sid
-        if session.scalar(select(Attachment.id).where(
-                Attachment.complaint_id == call.complaint_id,
-                Attachment.filename.like(f"{name}.%"))) is not None:
+        if session.scalar(select(Attachment.id).where(Attachment.message_id == message_id)) is not None:
             return "already stored"
-        url, complaint_id, seconds = call.recording_url, call.complaint_id, call.recording_duration
+        complaint_id = message.complaint_id
     try:
-        audio = download(url, account_sid=settings.twilio_account_sid,
+        audio = download(found["url"], account_sid=settings.twilio_account_sid,
                          auth_token=settings.twilio_auth_token, api_url=settings.twilio_api_url)
     except TransientError as exc:
         if attempt + 1 < settings.voice_recording_attempts:
-            rt.queue.enqueue_in(min(3600.0, 15.0 * 2 ** attempt), fetch_recording, call_id, attempt + 1)
+            rt.queue.enqueue_in(_delay(attempt), fetch_audio, message_id, attempt + 1)
             return f"retrying: {exc}"
-        return _give_up(rt, complaint_id, str(exc))
+        return _give_up(rt, message_id, str(exc))
     except PermanentError as exc:
-        return _give_up(rt, complaint_id, str(exc))
-    path, digest = _store(audio, rt.attachments_dir, name)
+        return _give_up(rt, message_id, str(exc))
+    path, digest = _store(audio, rt.attachments_dir, found["name"])
     with transaction(rt.sessions) as session:
-        message_id = session.scalar(select(Message.id).where(
-            Message.channel == "voice", Message.complaint_id == complaint_id,
-            Message.direction == "in").order_by(Message.id).limit(1))
+        if session.scalar(select(Attachment.id).where(Attachment.message_id == message_id)) is not None:
+            return "already stored"  # a round the sweeper started raced this one
+        seconds = found["seconds"]
         session.add(Attachment(
             message_id=message_id, complaint_id=complaint_id, content_type=audio.content_type,
-            size=len(audio.content), sha256=digest, path=path, filename=f"{name}{audio.suffix}",
+            size=len(audio.content), sha256=digest, path=path, filename=f"{found['name']}{audio.suffix}",
             duration_seconds=float(seconds) if seconds else _wav_seconds(audio)))
+        message = session.get(Message, message_id)
+        if message.error:  # the officers were told it was missing: tell them it is here
+            message.error = None
+            lifecycle.note(session, session.get(Complaint, complaint_id), lifecycle.SYSTEM,
+                           "The phone recording has now been fetched from Twilio.",
+                           kind="recording_fetched", message=message)
     return "stored"
 
 
-def _give_up(rt, complaint_id: int, reason: str) -> str:
-    """The complaint stays (its recording is still at Twilio): tell the officers on its timeline."""
-    log.error("recording of complaint %s could not be fetched: %s", complaint_id, reason)
+def fetch_recording(call_id: int, attempt: int = 0) -> str:
+    """Download the recording a call filed as a complaint (jobs queued before fetch_audio)."""
+    rt = jobs.runtime()
+    with rt.sessions() as session:
+        call = session.get(Call, call_id)
+        if call is None or call.complaint_id is None:
+            return "nothing to fetch"
+        message_id = session.scalar(select(Message.id).where(
+            Message.channel == "voice",
+            Message.provider_id == f"{call.call_sid}:{call.recording_sid or 'recording'}"))
+    return fetch_audio(message_id, attempt) if message_id else "nothing to fetch"
+
+
+def _delay(attempt: int) -> float:
+    return min(3600.0, 15.0 * 2 ** attempt)
+
+
+def _give_up(rt, message_id: int, reason: str) -> str:
+    """The complaint stays (its recording is still at Twilio): tell the officers on its
+    timeline, once; the sweeper tries again later."""
     with transaction(rt.sessions) as session:
-        complaint = session.get(Complaint, complaint_id)
-        lifecycle.note(session, complaint, lifecycle.SYSTEM,
-                       f"The phone recording could not be fetched from Twilio: {reason}",
-                       kind="recording_missing")
+        message = session.get(Message, message_id)
+        log.error("recording of complaint %s could not be fetched: %s", message.complaint_id, reason)
+        first = message.error is None
+        message.error = reason[:500]
+        if first:
+            lifecycle.note(session, session.get(Complaint, message.complaint_id), lifecycle.SYSTEM,
+                           f"The phone recording could not be fetched from Twilio: {reason}",
+                           kind="recording_missing", message=message)
     return f"failed: {reason}"
+
+
+def round_seconds(attempts: int) -> float:
+    """How long one round can take: its retry delays and a timed-out download per try."""
+    return sum(_delay(a) for a in range(attempts - 1)) + attempts * TIMEOUT_SECONDS
+
+
+def sweep_recordings(now: datetime | None = None, limit: int = 200) -> int:
+    """Start another download round for each recording that is not stored and whose round
+    failed or was lost; at most SWEEP_ROUNDS more, SWEEP_EVERY apart. Returns how many.
+
+    Meant for the periodic sweeper, next to ``jobs.sweep()``.
+    """
+    rt = jobs.runtime()
+    now = now or utcnow()
+    running = timedelta(seconds=round_seconds(rt.settings.voice_recording_attempts) + 60)
+    stored = exists().where(Attachment.message_id == Message.id)
+    with transaction(rt.sessions) as session:
+        candidates = session.scalars(
+            select(Message).where(
+                Message.channel == "voice", Message.direction == "in",
+                Message.complaint_id.is_not(None), ~stored,
+                Message.created_at >= now - SWEEP_WITHIN,
+                Message.provider_id.not_like("%:confirm:%"),
+                or_(  # the first round had time to finish, or the sweeper's next is due
+                    (Message.attempts == 0) & (Message.created_at < now - running),
+                    (Message.attempts > 0) & (Message.attempts < SWEEP_ROUNDS)
+                    & (Message.next_attempt_at <= now)))
+            .order_by(Message.id).limit(limit).with_for_update(skip_locked=True)).all()
+        due = []
+        for message in candidates:
+            if (message.payload or {}).get("step") not in RECORDING_STEPS or _recording(message) is None:
+                continue
+            message.attempts = (message.attempts or 0) + 1
+            message.next_attempt_at = now + max(SWEEP_EVERY, running)
+            due.append(message.id)
+    for message_id in due:
+        rt.queue.enqueue(fetch_audio, message_id)
+    return len(due)

@@ -1,1 +1,2 @@
-"""The phone line: an IVR over Twilio Voice (TwiML steps, prompt audio, recordings)."""
+"""The phone line over Twilio Voice: its form in, the dialogue's replies out as TwiML,
+prompt audio, recordings. The dialogue itself is conversation.call."""

@@ -1,9 +1,10 @@
-"""What the phone line says, and ``ikhtiyar prompts build``, which speaks it into files.
+"""``ikhtiyar prompts build``: speaks what the phone line says into audio files.
 
-The texts come from config/messages.yaml (every ``voice_*`` key, the ``status_*`` keys) and
-config/districts.yaml (each district's name; the district codes read out in groups, one
-group per first keypad digit). Urdu and Pashto are rendered with espeak-ng into MP3 files
-under config/prompts/<lang>/ (lame encodes them at telephone quality, 16 kHz mono).
+The texts (conversation.voice_prompts) come from config/messages.yaml (every ``voice_*``
+key, the ``status_*`` keys) and config/districts.yaml (each district's name; the district
+codes read out in groups, one group per first keypad digit). Urdu and Pashto are rendered
+with espeak-ng into MP3 files under config/prompts/<lang>/ (lame encodes them at telephone
+quality, 16 kHz mono).
 
 Pashto: espeak-ng has no Pashto voice. The Pashto text is spoken by the *Urdu* voice after
 spelling each Pashto-only letter as the nearest Urdu letter, in the northern (Peshawar,
@@ -26,15 +27,10 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
 from channels.voice.audio import AUDIO_LANGUAGES, PROMPTS_DIR
-from config import CONFIG_DIR
-from conversation import catalog
-from storage.models import State
+from conversation.voice_prompts import texts
 
 MANIFEST = "manifest.json"
 ESPEAK_SPEED = 140  # words a minute: a little slower than espeak's default, for the phone
@@ -42,45 +38,6 @@ ESPEAK_SPEED = 140  # words a minute: a little slower than espeak's default, for
 
 class PromptBuildError(Exception):
     """The prompts could not be built; says which program or file is the problem."""
-
-
-def _placeholders(text: str) -> bool:
-    return bool(re.search(r"\{[a-z_]*\}", text))
-
-
-def digit_words(digits: str, lang: str) -> list[str]:
-    return [catalog.text(f"voice_digit_{d}", lang) for d in digits]
-
-
-def _districts(path: Path) -> list[dict]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return sorted(data["districts"], key=lambda d: int(d["keypad"]))
-
-
-@lru_cache(maxsize=2)
-def texts(districts_path: Path = CONFIG_DIR / "districts.yaml") -> dict[str, dict[str, str]]:
-    """Every prompt the line can say: name -> {lang: text} for en, ur and ps."""
-    found: dict[str, dict[str, str]] = {}
-    for key, entry in catalog.load().items():
-        spoken = key.startswith("voice_") or key in {f"status_{s.value}" for s in State}
-        if spoken and not _placeholders(entry["en"]):
-            found[key] = {lang: entry[lang] for lang in catalog.LANGUAGES}
-    stop = {"en": ".", "ur": "۔", "ps": "."}
-    comma = {"en": ",", "ur": "،", "ps": "،"}
-    groups: dict[str, dict[str, list[str]]] = {}
-    for d in _districts(districts_path):
-        code, keypad = d["code"], str(d["keypad"])
-        found[f"district_{code}"] = {lang: d[f"name_{lang}"] for lang in catalog.LANGUAGES}
-        group = groups.setdefault(f"districts_{keypad[0]}", {lang: [] for lang in catalog.LANGUAGES})
-        for lang in catalog.LANGUAGES:
-            group[lang].append(f"{d[f'name_{lang}']}{comma[lang]} {' '.join(digit_words(keypad, lang))}")
-    for name, parts in groups.items():
-        found[name] = {lang: (stop[lang] + " ").join(items) + stop[lang] for lang, items in parts.items()}
-    return found
-
-
-def district_groups() -> list[str]:
-    return sorted(name for name in texts() if name.startswith("districts_"))
 
 
 # --- Pashto through the Urdu voice ---------------------------------------------------------

@@ -7,16 +7,11 @@ import logging
 from collections.abc import Iterable
 
 from channels.voice.audio import AUDIO_LANGUAGES, PromptLibrary
-from channels.voice.prompts import texts
+from conversation.voice_prompts import texts
 
 log = logging.getLogger("ikhtiyar.voice")
 # An Indian English voice: closest to how callers in Pakistan hear English.
 SAY_ENGLISH = {"voice": "Polly.Aditi", "language": "en-IN"}
-
-
-def digits(number: str) -> list[str]:
-    """The prompts that read a number digit by digit."""
-    return [f"voice_digit_{d}" for d in number if d.isdigit()]
 
 
 class Speaker:

@@ -5,6 +5,10 @@ POST /webhooks/twilio/voice/<step>?n=N   the IVR's follow-up steps (URLs it gave
 POST /webhooks/twilio/voice/recording    recordingStatusCallback of <Record>
 POST /webhooks/twilio/voice/status       the number's call status callback (hang-ups)
 GET  /audio/prompts/<lang>/<file>        Urdu and Pashto prompts, played by <Play>
+
+The routes stay thin: verify the signature, turn the form into the dialogue's input
+(channels.voice.inbound), let the dialogue answer (conversation.call) and render its reply
+as TwiML (channels.voice.twiml).
 """
 
 from __future__ import annotations
@@ -14,14 +18,14 @@ from flask import Blueprint, Response, abort, current_app, request, send_file
 from channels.twilio.request import TwilioRequest, WebhookError
 from channels.voice.audio import PROMPTS_DIR, PromptLibrary, content_type
 from channels.voice.hours import parse
-from channels.voice.ivr import CallError, Ivr, Outcome, VoiceConfig
+from channels.voice.inbound import call_input, recording_completed
+from channels.voice.twiml import TwimlRenderer
+from conversation.call import STEPS, Answered, CallError, CallSettings, PhoneDialogue
 from gateway import jobs, voice_jobs
 from gateway.runtime import Runtime
 from storage.db import transaction
 
 bp = Blueprint("voice", __name__)
-STEPS = ("start", "language", "menu", "district", "record", "tracking", "confirm", "dial",
-         "voicemail", "done")
 TWIML = "text/xml"
 
 
@@ -37,16 +41,23 @@ def _library() -> PromptLibrary:
     return library
 
 
-def _ivr() -> Ivr:
-    settings = _rt().settings
-    base = settings.public_url or request.host_url.rstrip("/")
-    cache = current_app.extensions.setdefault("ikhtiyar_voice", {})
+def _dialogue() -> PhoneDialogue:
+    dialogue = current_app.extensions.get("ikhtiyar_voice_dialogue")
+    if dialogue is None:
+        settings = _rt().settings
+        hours = parse(settings.voice_office_hours, settings.voice_timezone)
+        dialogue = PhoneDialogue(CallSettings(
+            tracking_prefix=settings.tracking_prefix, call_centre=settings.voice_call_centre,
+            office_open=hours.open_at, record_seconds=settings.voice_record_seconds))
+        current_app.extensions["ikhtiyar_voice_dialogue"] = dialogue
+    return dialogue
+
+
+def _renderer() -> TwimlRenderer:
+    base = _rt().settings.public_url or request.host_url.rstrip("/")
+    cache = current_app.extensions.setdefault("ikhtiyar_voice_twiml", {})
     if base not in cache:  # one per public address: the URLs in TwiML are absolute
-        cache[base] = Ivr(VoiceConfig(
-            base_url=base, library=_library(), tracking_prefix=settings.tracking_prefix,
-            call_centre=settings.voice_call_centre,
-            hours=parse(settings.voice_office_hours, settings.voice_timezone),
-            record_seconds=settings.voice_record_seconds))
+        cache[base] = TwimlRenderer(base, _library())
     return cache[base]
 
 
@@ -58,16 +69,16 @@ def _verified() -> dict[str, str]:
         abort(Response(str(exc), status=exc.status, mimetype="text/plain"))
 
 
-def _queue(outcome: Outcome) -> None:
-    """After commit: deliver the tracking-number SMS and fetch the recording."""
+def _queue(done: Answered) -> None:
+    """After commit: deliver the tracking-number SMS and fetch the recordings."""
     rt = _rt()
     try:
-        for message_id in outcome.deliver:
+        for message_id in done.deliver:
             rt.queue.enqueue(jobs.deliver, message_id)
-        for call_id in outcome.fetch:
-            rt.queue.enqueue(voice_jobs.fetch_recording, call_id)
-    except Exception:  # the rows are on disk: the outbox sweeper re-queues the SMS
-        jobs.log.exception("could not queue the voice jobs %s", outcome)
+        for message_id in done.fetch:
+            rt.queue.enqueue(voice_jobs.fetch_audio, message_id)
+    except Exception:  # the rows are on disk: the sweepers re-queue the SMS and the download
+        jobs.log.exception("could not queue the voice jobs %s", done)
 
 
 def _answer(step: str) -> Response:
@@ -78,11 +89,11 @@ def _answer(step: str) -> Response:
         return Response("n must be a number", status=400, mimetype="text/plain")
     try:
         with transaction(_rt().sessions) as session:
-            outcome = _ivr().answer(session, form, step, seq)
+            done = _dialogue().answer(session, call_input(form), step, seq, _renderer().render)
     except CallError as exc:
-        return Response(str(exc), status=exc.status, mimetype="text/plain")
-    _queue(outcome)
-    return Response(outcome.twiml, mimetype=TWIML)
+        return Response(str(exc), status=400, mimetype="text/plain")
+    _queue(done)
+    return Response(done.text, mimetype=TWIML)
 
 
 @bp.post("/webhooks/twilio/voice")
@@ -93,9 +104,11 @@ def incoming_call():
 @bp.post("/webhooks/twilio/voice/recording")
 def recording_status():
     form = _verified()
+    if not recording_completed(form):
+        return Response(status=204)
     with transaction(_rt().sessions) as session:
-        outcome = _ivr().recording_status(session, form)
-    _queue(outcome)
+        done = _dialogue().recording_ready(session, call_input(form))
+    _queue(done)
     return Response(status=204)
 
 
@@ -103,8 +116,8 @@ def recording_status():
 def call_status():
     form = _verified()
     with transaction(_rt().sessions) as session:
-        outcome = _ivr().call_status(session, form)
-    _queue(outcome)
+        done = _dialogue().call_ended(session, call_input(form))
+    _queue(done)
     return Response(status=204)
 
 

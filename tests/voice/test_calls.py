@@ -3,13 +3,18 @@ as TwiML; every audio file an answer plays is fetched and must be audio (see Cal
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
 from conversation import casework
+from gateway import jobs, voice_jobs
 from storage import lifecycle
 from storage.calls import Call, triage_queue
 from storage.db import transaction
-from storage.models import Attachment, Complaint, ComplaintEvent, Contact, Message
+from storage.models import Attachment, Complaint, ComplaintEvent, Contact, Message, utcnow
+from tests.test_query_counts import max_statements
 from tests.voice.conftest import office_always_open, office_never_open, played_languages, spoken
 
 DIGITS_UR = {f"voice_digit_{d}" for d in range(10)}
@@ -133,10 +138,13 @@ def test_satisfaction_no_then_yes_by_keypad(caller, voice_rt):
     assert spoken(question)[0] == "voice_complaint_number" and spoken(question)[-1] == "voice_confirm_question"
     assert _number_read(spoken(question)) == complaint.tracking_number
     reopened = call.press("2")
-    assert spoken(reopened)[:2] == ["voice_confirm_reopened", "voice_main_menu"]
+    assert spoken(reopened) == ["voice_confirm_reopened", "voice_ask_reason"]
+    assert int(reopened.find("Record").get("maxLength")) <= 120
     with voice_rt.sessions() as s:
         c = s.get(Complaint, complaint.id)
         assert c.state == "reopened" and c.escalation_level == 1
+    heard, _ = call.record(seconds=8)  # why they are not satisfied
+    assert spoken(heard) == ["voice_reason_recorded", "voice_main_menu"]
     call.hang_up()
 
     resolve()
@@ -153,6 +161,70 @@ def test_satisfaction_no_then_yes_by_keypad(caller, voice_rt):
         assert (message.channel, message.direction, message.text) == ("voice", "in", "1")
         assert message.provider_id == f"{call.sid}:confirm:{complaint.id}"
         assert event.actor_kind == "citizen" and event.channel == "voice"
+
+
+def _resolve(rt, complaint_id: int) -> None:
+    with transaction(rt.sessions) as s:
+        casework.resolve(s, s.get(Complaint, complaint_id), lifecycle.Actor("admin", None, "cli"), "Pipe repaired")
+
+
+def test_the_reason_for_not_being_satisfied_is_kept_on_the_reopened_complaint(caller, voice_rt):
+    _file_complaint_in_urdu(caller())
+    (complaint,) = _complaints(voice_rt)
+    voice_rt.queue.run_due()
+    _resolve(voice_rt, complaint.id)
+    call = caller()
+    call.dial()
+    call.press("3")
+    call.press("2")
+    _, recording = call.record(seconds=8)
+    call.recording_ready(recording, seconds=8)  # the callback of the same recording adds nothing
+    call.hang_up()
+    voice_rt.queue.run_due()
+    with voice_rt.sessions() as s:
+        comment = s.scalars(select(ComplaintEvent).where(ComplaintEvent.complaint_id == complaint.id,
+                                                         ComplaintEvent.kind == "citizen_comment")).one()
+        assert comment.actor_kind == "citizen" and comment.channel == "voice"
+        assert "reason recorded by phone (8 s)" in comment.note
+        message = s.get(Message, comment.message_id)
+        assert (message.direction, message.complaint_id) == ("in", complaint.id)
+        (audio,) = s.scalars(select(Attachment).where(Attachment.message_id == message.id))
+        assert audio.complaint_id == complaint.id and audio.filename == f"{recording}.wav"
+        assert audio.duration_seconds == 8.0
+        assert s.get(Complaint, complaint.id).state == "reopened"
+    assert len(_complaints(voice_rt)) == 1  # a reason is never a new complaint
+
+
+def test_a_reason_left_unsaid_goes_back_to_the_menu(caller, voice_rt):
+    _file_complaint_in_urdu(caller())
+    (complaint,) = _complaints(voice_rt)
+    _resolve(voice_rt, complaint.id)
+    call = caller()
+    call.dial()
+    call.press("3")
+    call.press("2")
+    assert spoken(call.record_nothing()) == ["voice_main_menu"]
+    with voice_rt.sessions() as s:
+        assert s.get(Complaint, complaint.id).state == "reopened"
+        assert s.scalar(select(func.count(ComplaintEvent.id)).where(
+            ComplaintEvent.kind == "citizen_comment")) == 0
+
+
+def test_a_hang_up_while_giving_the_reason_keeps_it(caller, voice_rt):
+    _file_complaint_in_urdu(caller())
+    (complaint,) = _complaints(voice_rt)
+    _resolve(voice_rt, complaint.id)
+    call = caller()
+    call.dial()
+    call.press("3")
+    call.press("2")
+    # The caller hung up: Twilio's <Record> action never came, only the two callbacks.
+    call.hang_up()
+    call.recording_ready("RE" + "7" * 32, seconds=5)
+    with voice_rt.sessions() as s:
+        comment = s.scalars(select(ComplaintEvent).where(ComplaintEvent.kind == "citizen_comment")).one()
+        assert comment.complaint_id == complaint.id
+    assert len(_complaints(voice_rt)) == 1
 
 
 def test_nothing_to_confirm_goes_back_to_the_menu(caller):
@@ -307,3 +379,49 @@ def test_an_anonymous_caller_can_file_but_gets_no_sms(caller, voice_rt, twilio_p
     assert len(_complaints(voice_rt)) == 1
     voice_rt.queue.run_due()
     assert twilio_peer.sms == []
+
+
+def test_a_recording_download_that_failed_is_retried_by_the_sweeper(caller, voice_rt, twilio_peer):
+    settings = voice_rt.settings.model_copy(update={"voice_recording_attempts": 1})
+    rt = dataclasses.replace(voice_rt, settings=settings)
+    jobs.install(rt)
+    call = caller(rt=rt)
+    _, recording = _file_complaint_in_urdu(call)
+    kept = twilio_peer.recordings.pop(recording)  # Twilio answers 404 for it, for now
+    rt.queue.run_due()
+    (complaint,) = _complaints(rt)
+
+    def events(kind: str) -> int:
+        with rt.sessions() as s:
+            return s.scalar(select(func.count(ComplaintEvent.id)).where(
+                ComplaintEvent.complaint_id == complaint.id, ComplaintEvent.kind == kind))
+
+    assert events("recording_missing") == 1
+    now = utcnow()
+    assert voice_jobs.sweep_recordings(now=now) == 0  # the first round may still be running
+    for hours in (1, 3, 5):  # three more rounds, each failing; officers are told only once
+        assert voice_jobs.sweep_recordings(now=now + timedelta(hours=hours)) == 1
+        assert voice_jobs.sweep_recordings(now=now + timedelta(hours=hours)) == 0
+        rt.queue.run_due()
+    assert events("recording_missing") == 1
+    assert voice_jobs.sweep_recordings(now=now + timedelta(hours=7)) == 0  # it gave up
+
+    # A round that succeeds: the recording becomes the complaint's, and the timeline says so.
+    twilio_peer.recordings[recording] = kept
+    with transaction(rt.sessions) as s:
+        s.scalars(select(Message).where(Message.direction == "in", Message.channel == "voice")).one().attempts = 1
+    assert voice_jobs.sweep_recordings(now=now + timedelta(hours=9)) == 1
+    rt.queue.run_due()
+    with rt.sessions() as s:
+        (audio,) = s.scalars(select(Attachment).where(Attachment.complaint_id == complaint.id))
+        assert audio.filename == f"{recording}.wav"
+    assert events("recording_fetched") == 1
+    assert voice_jobs.sweep_recordings(now=now + timedelta(hours=11)) == 0
+
+
+def test_a_menu_step_takes_few_statements(caller, voice_rt):
+    call = caller()
+    call.dial()
+    call.press("1")
+    with max_statements(voice_rt, 2):  # the call (locked) and its update, nothing else
+        call.press("2")

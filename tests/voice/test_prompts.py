@@ -12,6 +12,7 @@ import pytest
 from channels.voice import prompts
 from channels.voice.audio import PromptLibrary
 from channels.voice.hours import parse
+from conversation import voice_prompts
 from gateway.app import create_app
 
 PASHTO_ONLY = set("ټډړږښګڼېۍځڅ")
@@ -38,7 +39,7 @@ def test_pashto_is_spelled_with_urdu_letters_for_the_urdu_voice():
 
 
 def test_district_codes_are_read_in_groups_by_first_digit():
-    groups = prompts.district_groups()
+    groups = voice_prompts.district_groups()
     assert groups == [f"districts_{d}" for d in range(1, 9)]
     assert prompts.texts()["districts_1"]["en"].startswith("Peshawar, one one.")
 

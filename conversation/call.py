@@ -1,0 +1,597 @@
+"""The phone call's dialogue: what the caller's keys mean, what the call says next, and
+every complaint decision a call makes (filing, status, confirming a resolution).
+
+    start -> language -> menu -> 1 district -> record      -> complaint filed, number read twice
+                                 2 tracking                 -> status read, back to the menu
+                                 3 confirm (per complaint)  -> closed / reopened (-> reason)
+                                 0 dial (office hours) | voicemail -> a complaint
+                                 9 language
+
+The dialogue knows nothing of Twilio: it takes a ``CallInput`` (keys pressed, words heard,
+a recording, a transfer's outcome) and answers a ``CallReply`` (prompts by name, then what
+to gather: keys, a recording, a transfer, or the end of the call). The voice channel turns
+Twilio's form into the input and renders the reply as TwiML.
+
+The call's state is a row keyed by CallSid (storage.calls), so any process can answer any
+step. Every step the channel is asked for carries its sequence number; the rendered answer
+for each number is kept on the call, so a webhook Twilio repeats gets the very same answer
+and nothing is done twice. Silence twice in a row, or three wrong answers, end the call
+politely. A recording is never lost: if the caller hangs up, the complaint is filed flagged
+``incomplete``; nothing is filed before there is a recording.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from conversation import catalog
+from conversation.actions import (
+    answer_resolution,
+    file_untriaged_complaint,
+    resolved_complaints,
+    status_key,
+)
+from conversation.voice_prompts import digits, district_groups, spoken_digits
+from storage import lifecycle, tracking
+from storage.calls import ENDED, Call, find_call, remember_answer, start_call
+from storage.messages import contact_for, insert_inbound, queue_outbound
+from storage.models import Citizen, Complaint, Contact, District, Message, utcnow
+
+log = logging.getLogger("ikhtiyar.voice")
+
+# Every step a webhook may name (the channel's follow-up URLs).
+STEPS = ("start", "language", "menu", "district", "record", "tracking", "confirm", "reason",
+         "dial", "voicemail", "done")
+LANGUAGE_KEYS = {"1": "ur", "2": "ps", "3": "en"}
+MAX_SILENT = 2  # silent answers in a row before goodbye
+MAX_WRONG = 3  # wrong answers in a row before goodbye
+# What officers read on the case until someone has listened (not citizen-facing).
+DESCRIPTIONS = {
+    "complaint": "Complaint recorded by phone ({seconds} s): listen to the recording.",
+    "voicemail": "Voicemail for the call centre ({seconds} s): listen to the recording.",
+}
+REASON_NOTE = "Not satisfied with the resolution; reason recorded by phone ({seconds} s): listen to the recording."
+
+
+class CallError(ValueError):
+    """A request that is not a usable step of a call (no CallSid)."""
+
+
+# --- what the channel hands in ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recording:
+    url: str
+    sid: str | None = None
+    seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class CallInput:
+    """One step of a call, as the channel understood the provider's request."""
+
+    call_sid: str
+    caller: str | None = None  # the caller's number (E.164); None when withheld
+    keys: str = ""  # keypad keys pressed (digits, * and #)
+    speech: str = ""  # what speech recognition heard, if anything
+    recording: Recording | None = None
+    hung_up: bool = False  # the caller hung up while being recorded
+    connected: bool | None = None  # a transfer to the call centre: answered or not
+    status: str = ""  # the call's status (in-progress, completed, busy ...)
+    raw: dict = field(default_factory=dict)  # the provider's request, kept on stored messages
+
+
+# --- what the dialogue answers ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Speech:
+    """Prompts (voice_prompts names) said one after the other in one language."""
+
+    names: tuple[str, ...]
+    lang: str
+
+
+@dataclass(frozen=True)
+class Ask:
+    """Say ``speech`` while waiting for keys; a menu is numbered options read aloud."""
+
+    speech: tuple[Speech, ...]
+    digits: int | None = 1  # how many keys make the answer; None: up to the finish key
+    finish_on_key: str = "#"
+    timeout: int = 6  # seconds of silence that count as no answer
+    speech_language: str | None = None  # also accept a spoken answer in this language
+    hints: tuple[str, ...] = ()  # the words a spoken answer is likely to use
+
+
+@dataclass(frozen=True)
+class RecordVoice:
+    """Record the caller after a beep; no recording at all comes back as an empty answer."""
+
+    max_seconds: int
+    finish_on_key: str = "#"
+    silence_seconds: int = 5
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Connect the caller to a person; the outcome comes back as ``connected``."""
+
+    number: str
+    timeout: int = 30
+
+
+@dataclass
+class CallReply:
+    step: str  # the step that takes the next answer
+    seq: int  # its sequence number
+    lang: str
+    speech: list[Speech] = field(default_factory=list)
+    then: Ask | RecordVoice | Transfer | None = None
+    hang_up: bool = False
+
+
+Render = Callable[[CallReply], str]
+
+
+@dataclass
+class Answered:
+    """What the channel answers, and the jobs to queue once the transaction has committed."""
+
+    text: str = ""
+    deliver: list[int] = field(default_factory=list)  # outbox rows (the tracking-number SMS)
+    fetch: list[int] = field(default_factory=list)  # inbound messages whose recording to download
+
+
+@dataclass(frozen=True)
+class CallSettings:
+    tracking_prefix: str = "KP"
+    call_centre: str | None = None
+    office_open: Callable[[datetime], bool] | None = None
+    record_seconds: int = 120
+    reason_seconds: int = 60
+    gather_seconds: int = 6
+
+
+# --- one step being answered ------------------------------------------------------------
+
+
+class _Turn:
+    def __init__(self, session: Session, call: Call, inp: CallInput, gather_seconds: int) -> None:
+        self.session, self.call, self.inp = session, call, inp
+        self.speech: list[Speech] = []
+        self.then: Ask | RecordVoice | Transfer | None = None
+        self.ends = False  # the reply ends the call
+        self.done = Answered()
+        self.repeating = False
+        self.gather_seconds = gather_seconds
+
+    @property
+    def lang(self) -> str:
+        return self.call.language or "ur"
+
+    @property
+    def keys(self) -> str:
+        """The keys pressed, or the digits a recognised utterance said."""
+        return self.inp.keys.strip() or spoken_digits(self.inp.speech)
+
+    def say(self, names: Sequence[str], lang: str | None = None) -> None:
+        if names:
+            self.speech.append(Speech(tuple(names), lang or self.lang))
+
+    def enter(self, step: str) -> None:
+        """Make ``step`` the call's current step; a fresh step starts with no misses."""
+        self.call.step = step
+        if not self.repeating:
+            self.call.data = {**(self.call.data or {}), "silent": 0, "wrong": 0}
+
+    def ask(self, *speech: Speech, digits: int | None = 1, timeout: int | None = None,
+            speech_input: bool = True) -> None:
+        spoken = speech_input and digits == 1 and self.call.language is not None
+        self.then = Ask(
+            tuple(s for s in speech if s.names), digits=digits, timeout=timeout or self.gather_seconds,
+            speech_language=self.lang if spoken else None,
+            hints=tuple(catalog.text(f"voice_digit_{d}", self.lang) for d in range(10)) if spoken else ())
+
+    def hang_up(self, names: Sequence[str]) -> None:
+        self.say(names)
+        self.ends = True
+        self.enter("done")
+
+    def bump(self, counter: str) -> int:
+        data = dict(self.call.data or {})
+        data[counter] = data.get(counter, 0) + 1
+        self.call.data = data
+        return data[counter]
+
+    def remember(self, **values: object) -> None:
+        self.call.data = {**(self.call.data or {}), **values}
+
+    def reply(self) -> CallReply:
+        return CallReply(self.call.step, self.call.seq, self.lang, self.speech, self.then, self.ends)
+
+
+def _speech(names: Sequence[str], lang: str) -> Speech:
+    return Speech(tuple(names), lang)
+
+
+# --- the dialogue -----------------------------------------------------------------------
+
+
+class PhoneDialogue:
+    """The steps of the phone line. Holds no call state: that is in the calls table."""
+
+    def __init__(self, settings: CallSettings) -> None:
+        self.settings = settings
+
+    # --- entry points --------------------------------------------------------------------
+
+    def answer(self, session: Session, inp: CallInput, step: str, seq: int, render: Render) -> Answered:
+        """The answer to one step of a call (``start`` for the call's first), rendered by
+        ``render``; the rendering is kept so that a repeated request gets the same text."""
+        sid = inp.call_sid.strip()
+        if not sid:
+            raise CallError("CallSid is missing")
+        call = find_call(session, sid, lock=True)
+        if call is None:
+            # A first webhook, or a step of a call we have no row for: begin at the start.
+            call = self._new_call(session, sid, inp)
+            step, seq = "start", 0
+        kept = call.answers or {}
+        if str(seq) in kept:
+            return Answered(kept[str(seq)])
+        if (seq != call.seq or step != call.step) and kept:
+            # A request of a step already answered and forgotten, or out of turn: say again
+            # what the call is at, rather than act twice.
+            return Answered(kept[max(kept, key=int)])
+        turn = _Turn(session, call, inp, self.settings.gather_seconds)
+        call.seq = seq + 1
+        handler: Callable[[_Turn], None] = getattr(self, f"_on_{call.step}", self._on_done)
+        handler(turn)
+        turn.done.text = render(turn.reply())
+        remember_answer(call, seq, turn.done.text)
+        return turn.done
+
+    def recording_ready(self, session: Session, inp: CallInput) -> Answered:
+        """A recording of the call exists (even if the caller hung up before the step that
+        records could file it)."""
+        call = find_call(session, inp.call_sid.strip(), lock=True)
+        done = Answered()
+        if call is None or inp.recording is None:
+            return done
+        data = call.data or {}
+        if inp.recording.sid and inp.recording.sid in data.get("reasons", []):
+            return done  # a reason already kept on its complaint
+        if call.step == "reason" and data.get("reason_for"):
+            # The caller hung up while giving their reason: keep it all the same.
+            self._keep_reason(session, call, inp.recording, inp.raw, done)
+            return done
+        _keep_recording(call, inp.recording)
+        if call.complaint_id is not None:
+            message_id = self._recording_message(session, call)
+            if message_id is not None:
+                done.fetch.append(message_id)
+        elif call.ended:
+            self._file(session, call, inp.raw, done, incomplete=True)
+        return done
+
+    def call_ended(self, session: Session, inp: CallInput) -> Answered:
+        """The call's status changed. An ended call with a recording that was never filed
+        (the caller hung up mid-step) files it now, flagged incomplete; an ended call without
+        a recording leaves nothing behind."""
+        call = find_call(session, inp.call_sid.strip(), lock=True)
+        done = Answered()
+        if call is None or not inp.status:
+            return done
+        if inp.status in ENDED and not call.ended:
+            call.status, call.ended_at = inp.status, utcnow()
+            if call.recording_url and call.complaint_id is None:
+                self._file(session, call, inp.raw, done, incomplete=True)
+        elif not call.ended:
+            call.status = inp.status[:16]
+        return done
+
+    # --- the call begins -------------------------------------------------------------------
+
+    def _new_call(self, session: Session, sid: str, inp: CallInput) -> Call:
+        number = inp.caller
+        contact = contact_for(session, "voice", number or f"anonymous:{sid}")
+        citizen = session.get(Citizen, contact.citizen_id)
+        known = citizen.language if number and citizen.language in catalog.LANGUAGES else None
+        call = start_call(session, sid, contact.id, known)
+        if call.data is None or "anonymous" not in call.data:
+            call.data = {**(call.data or {}), "anonymous": number is None}
+        return call
+
+    def _on_start(self, turn: _Turn) -> None:
+        if turn.call.language:  # remembered from an earlier call from this number
+            turn.say(["voice_welcome"])
+            self._menu(turn)
+        else:
+            self._language_menu(turn, welcome=True)
+
+    def _language_menu(self, turn: _Turn, before: Sequence[str] = (), welcome: bool = False) -> None:
+        turn.enter("language")
+        turn.say(before)
+        # Each option in its own language: the caller has not chosen one yet.
+        turn.ask(_speech(["voice_welcome"] if welcome else [], "ur"),
+                 *(_speech(["voice_language_choice"], lang) for lang in ("ur", "ps", "en")),
+                 speech_input=False)
+
+    def _on_language(self, turn: _Turn) -> None:
+        key = turn.keys[:1]
+        if not key:
+            return self._silent(turn, lambda t, b: self._language_menu(t, b))
+        if key not in LANGUAGE_KEYS:
+            return self._wrong(turn, ["voice_invalid_choice"], lambda t, b: self._language_menu(t, b))
+        turn.call.language = LANGUAGE_KEYS[key]
+        if not (turn.call.data or {}).get("anonymous"):
+            contact = turn.session.get(Contact, turn.call.contact_id)
+            turn.session.get(Citizen, contact.citizen_id).language = turn.call.language
+        self._menu(turn)
+
+    # --- the main menu ---------------------------------------------------------------------
+
+    def _menu(self, turn: _Turn, before: Sequence[str] = ()) -> None:
+        turn.enter("menu")
+        turn.say(before)
+        turn.ask(_speech(["voice_main_menu"], turn.lang))
+
+    def _on_menu(self, turn: _Turn) -> None:
+        key = turn.keys[:1]
+        if not key:
+            return self._silent(turn, self._menu)
+        choices = {"1": self._district, "2": self._ask_tracking, "3": self._start_confirm,
+                   "0": self._person, "9": self._language_menu}
+        if key not in choices:
+            return self._wrong(turn, ["voice_invalid_choice"], self._menu)
+        choices[key](turn)
+
+    # --- 1: a new complaint ----------------------------------------------------------------
+
+    def _district(self, turn: _Turn, before: Sequence[str] = (), codes: bool = False) -> None:
+        turn.enter("district")
+        turn.say(before)
+        names = ["voice_district_codes", *district_groups()] if codes else []
+        turn.ask(_speech([*names, "voice_ask_district"], turn.lang), digits=2, timeout=8,
+                 speech_input=False)
+
+    def _on_district(self, turn: _Turn) -> None:
+        pressed = turn.keys.replace("#", "")
+        if "*" in pressed:
+            return self._district(turn, codes=True)
+        if not pressed:
+            return self._silent(turn, self._district)
+        district = None
+        if pressed.isdigit():
+            district = turn.session.scalars(select(District).where(District.keypad == int(pressed))).first()
+        if district is None:
+            return self._wrong(turn, ["voice_district_unknown"], self._district)
+        turn.remember(district=district.code)
+        self._record(turn, ["voice_district_chosen", f"district_{district.code}"])
+
+    def _record(self, turn: _Turn, before: Sequence[str] = (), purpose: str = "complaint") -> None:
+        turn.enter("record" if purpose == "complaint" else "voicemail")
+        turn.call.recording_purpose = purpose
+        turn.say([*before, "voice_ask_recording" if purpose == "complaint" else "voice_leave_message"])
+        turn.then = RecordVoice(self.settings.record_seconds)
+
+    def _on_record(self, turn: _Turn) -> None:
+        if turn.inp.recording is None:
+            purpose = turn.call.recording_purpose or "complaint"
+            return self._silent(turn, lambda t, _b: self._record(t, ["voice_no_recording"], purpose))
+        _keep_recording(turn.call, turn.inp.recording)
+        complaint = self._file(turn.session, turn.call, turn.inp.raw, turn.done, incomplete=turn.inp.hung_up)
+        if turn.inp.hung_up:  # nobody hears an answer now; the complaint is filed all the same
+            turn.enter("done")
+            return
+        said = digits(complaint.tracking_number)
+        sms = ["voice_tracking_sms"] if turn.done.deliver else []
+        turn.hang_up(["voice_complaint_registered", "voice_tracking_is", *said,
+                      "voice_tracking_again", *said, *sms, "voice_goodbye"])
+
+    _on_voicemail = _on_record
+
+    def _file(self, session: Session, call: Call, raw: dict, done: Answered, *,
+              incomplete: bool) -> Complaint:
+        """File the recorded complaint once (whichever request comes first), queue the
+        recording's download and the tracking number's SMS."""
+        if call.complaint_id is not None:
+            return session.get(Complaint, call.complaint_id)
+        contact = session.get(Contact, call.contact_id)
+        lang = call.language or "ur"
+        purpose = call.recording_purpose or "complaint"
+        message, _new = insert_inbound(
+            session, contact, channel="voice", provider_id=f"{call.call_sid}:{call.recording_sid or 'recording'}",
+            text="", language=lang, raw=json.dumps(raw, ensure_ascii=False),
+            payload={"media": [{"url": call.recording_url, "content_type": "audio/wav"}],
+                     "call_sid": call.call_sid, "recording_sid": call.recording_sid,
+                     "duration": call.recording_duration, "step": purpose})
+        message.status = "processed"  # the call has answered it; no conversation turn to run
+        complaint = file_untriaged_complaint(
+            session, contact, message, language=lang,
+            description=DESCRIPTIONS[purpose].format(seconds=call.recording_duration or 0),
+            district_code=(call.data or {}).get("district") if purpose == "complaint" else None,
+            incomplete=incomplete)
+        call.complaint_id = complaint.id
+        done.fetch.append(message.id)
+        number = None if (call.data or {}).get("anonymous") else contact.address
+        if number:
+            sms_contact = contact_for(session, "sms", number)
+            shown = tracking.display(complaint.tracking_number, self.settings.tracking_prefix)
+            text = catalog.text("voice_sms_tracking", lang, short=True, tracking=shown)
+            out = queue_outbound(session, sms_contact, text, kind="tracking_number",
+                                 complaint_id=complaint.id, language=lang,
+                                 extras={"key": "voice_sms_tracking"})
+            session.flush()
+            done.deliver.append(out.id)
+        return complaint
+
+    @staticmethod
+    def _recording_message(session: Session, call: Call) -> int | None:
+        """The inbound message that carried the call's filed recording."""
+        return session.scalar(select(Message.id).where(
+            Message.channel == "voice",
+            Message.provider_id == f"{call.call_sid}:{call.recording_sid or 'recording'}"))
+
+    # --- 2: the status of a complaint ------------------------------------------------------
+
+    def _ask_tracking(self, turn: _Turn, before: Sequence[str] = ()) -> None:
+        turn.enter("tracking")
+        turn.say(before)
+        turn.ask(_speech(["voice_ask_tracking"], turn.lang), digits=None, timeout=10, speech_input=False)
+
+    def _on_tracking(self, turn: _Turn) -> None:
+        pressed = "".join(ch for ch in turn.keys if ch.isdigit())
+        if not pressed:
+            return self._silent(turn, self._ask_tracking)
+        if not tracking.is_valid(pressed):
+            return self._wrong(turn, ["voice_tracking_wrong"], self._ask_tracking)
+        complaint = turn.session.scalars(
+            select(Complaint).where(Complaint.tracking_number == pressed)).first()
+        if complaint is None:
+            return self._wrong(turn, ["voice_tracking_unknown"], self._ask_tracking)
+        # The same facts as the public /track page: no personal data.
+        self._menu(turn, ["voice_complaint_number", *digits(pressed), "voice_status_is",
+                          status_key(complaint)])
+
+    # --- 3: confirming a resolved complaint ------------------------------------------------
+
+    def _start_confirm(self, turn: _Turn) -> None:
+        waiting: list[int] = []
+        if not (turn.call.data or {}).get("anonymous"):
+            contact = turn.session.get(Contact, turn.call.contact_id)
+            waiting = [c.id for c in resolved_complaints(turn.session, contact.citizen_id)]
+        if not waiting:
+            return self._menu(turn, ["voice_confirm_none"])
+        turn.remember(confirm=waiting)
+        self._confirm(turn)
+
+    def _confirm(self, turn: _Turn, before: Sequence[str] = ()) -> None:
+        turn.enter("confirm")
+        turn.say(before)
+        complaint = turn.session.get(Complaint, turn.call.data["confirm"][0])
+        turn.ask(_speech(["voice_complaint_number", *digits(complaint.tracking_number),
+                          "voice_confirm_question"], turn.lang))
+
+    def _on_confirm(self, turn: _Turn) -> None:
+        key = turn.keys[:1]
+        if not key:
+            return self._silent(turn, self._confirm)
+        if key not in ("1", "2"):
+            return self._wrong(turn, ["voice_invalid_choice"], self._confirm)
+        waiting = list(turn.call.data["confirm"])
+        complaint = turn.session.get(Complaint, waiting.pop(0))
+        turn.remember(confirm=waiting)
+        contact = turn.session.get(Contact, turn.call.contact_id)
+        # The caller's key press is their own message on the complaint's timeline.
+        message, _new = insert_inbound(
+            turn.session, contact, channel="voice", text=key, language=turn.lang,
+            provider_id=f"{turn.call.call_sid}:confirm:{complaint.id}",
+            payload={"call_sid": turn.call.call_sid, "digits": key, "step": "confirm"},
+            raw=json.dumps(turn.inp.raw, ensure_ascii=False))
+        message.status = "processed"
+        try:
+            answer_resolution(turn.session, complaint, message, satisfied=key == "1")
+        except lifecycle.TransitionError as exc:
+            # Answered meanwhile on another channel: the caller hears the current status.
+            log.info("confirmation by phone not applied to %s: %s", complaint.tracking_number, exc)
+            return self._after_confirm(turn, [status_key(complaint)])
+        if key == "1":
+            return self._after_confirm(turn, ["voice_confirm_closed"])
+        # Not satisfied: the officer who takes it up again hears why, in the caller's words.
+        turn.enter("reason")
+        turn.remember(reason_for=complaint.id)
+        turn.say(["voice_confirm_reopened", "voice_ask_reason"])
+        turn.then = RecordVoice(self.settings.reason_seconds)
+
+    def _after_confirm(self, turn: _Turn, said: list[str]) -> None:
+        if (turn.call.data or {}).get("confirm"):
+            self._confirm(turn, said)
+        else:
+            self._menu(turn, said)
+
+    def _on_reason(self, turn: _Turn) -> None:
+        said: list[str] = []
+        if turn.inp.recording is not None:
+            self._keep_reason(turn.session, turn.call, turn.inp.recording, turn.inp.raw, turn.done)
+            said = ["voice_reason_recorded"]
+        turn.remember(reason_for=None)
+        if turn.inp.hung_up:
+            turn.enter("done")
+            return
+        # No recording (the caller said nothing): the reason is optional, go on.
+        self._after_confirm(turn, said)
+
+    def _keep_reason(self, session: Session, call: Call, recording: Recording, raw: dict,
+                     done: Answered) -> None:
+        """The recorded reason becomes the caller's comment on the reopened complaint."""
+        data = call.data or {}
+        complaint = session.get(Complaint, data["reason_for"])
+        contact = session.get(Contact, call.contact_id)
+        message, new = insert_inbound(
+            session, contact, channel="voice", text="", language=call.language or "ur",
+            provider_id=f"{call.call_sid}:reason:{recording.sid or complaint.id}",
+            raw=json.dumps(raw, ensure_ascii=False),
+            payload={"media": [{"url": recording.url, "content_type": "audio/wav"}],
+                     "call_sid": call.call_sid, "recording_sid": recording.sid,
+                     "duration": recording.seconds, "step": "reason"})
+        call.data = {**data, "reasons": [*data.get("reasons", []), recording.sid or ""]}
+        if not new:
+            return
+        message.status, message.complaint_id = "processed", complaint.id
+        lifecycle.note(session, complaint, lifecycle.Actor("citizen", channel="voice"),
+                       REASON_NOTE.format(seconds=recording.seconds or 0), kind="citizen_comment",
+                       message=message)
+        done.fetch.append(message.id)
+
+    # --- 0: a person, or a voicemail -------------------------------------------------------
+
+    def _person(self, turn: _Turn) -> None:
+        s = self.settings
+        if s.call_centre and s.office_open and s.office_open(utcnow()):
+            turn.enter("dial")
+            turn.say(["voice_connecting"])
+            turn.then = Transfer(s.call_centre)
+        else:
+            self._record(turn, ["voice_office_closed"], purpose="voicemail")
+
+    def _on_dial(self, turn: _Turn) -> None:
+        if turn.inp.connected:
+            turn.hang_up(["voice_goodbye"])
+        else:
+            self._record(turn, ["voice_call_centre_busy"], purpose="voicemail")
+
+    # --- silence, wrong keys, the end ------------------------------------------------------
+
+    def _silent(self, turn: _Turn, again: Callable) -> None:
+        if turn.bump("silent") >= MAX_SILENT:
+            return turn.hang_up(["voice_goodbye_no_input"])
+        turn.repeating = True
+        again(turn, ["voice_no_input"])
+
+    def _wrong(self, turn: _Turn, said: list[str], again: Callable) -> None:
+        turn.remember(silent=0)
+        if turn.bump("wrong") >= MAX_WRONG:
+            return turn.hang_up([*said, "voice_goodbye"])
+        turn.repeating = True
+        again(turn, said)
+
+    def _on_done(self, turn: _Turn) -> None:
+        turn.ends = True
+
+
+def _keep_recording(call: Call, recording: Recording) -> None:
+    if call.recording_url:
+        return
+    call.recording_url = recording.url
+    call.recording_sid = (recording.sid or "")[:64] or None
+    call.recording_duration = recording.seconds
