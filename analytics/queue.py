@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from analytics.performance import NOT_SATISFIED, WORKING_STATES
 from storage import tracking
-from storage.models import OPEN_STATES, Complaint, ComplaintEvent, Message, utcnow
+from storage.models import OPEN_STATES, Complaint, ComplaintEvent, utcnow
 from storage.scope import visible
 
 VIEWS = ("all", "mine", "unassigned")
@@ -156,30 +156,3 @@ def facets(session: Session, user, f: QueueFilter, prefix: str = "KP") -> dict:
             counts["any"] = total
         out[name] = counts
     return out
-
-
-def activity_queries(user, since_message_id: int, since_update: datetime,
-                     complaint_id: int | None = None) -> list:
-    """For live updates: queries for the newest message id, complaint update and (on a case
-    page) outbound status change after the given marks. Cheap: each looks only at rows newer
-    than its mark (indexes on messages.id, complaints.updated_at, messages.complaint_id)."""
-    messages = visible(select(func.max(Message.id)).join(Complaint, Complaint.id == Message.complaint_id),
-                       user).where(Message.id > since_message_id)
-    updates = visible(select(func.max(Complaint.updated_at)), user).where(
-        Complaint.updated_at > since_update)
-    if complaint_id is None:
-        return [messages, updates]
-    statuses = select(func.max(Message.updated_at)).where(Message.complaint_id == complaint_id,
-                                                          Message.updated_at > since_update)
-    return [messages.where(Complaint.id == complaint_id), updates.where(Complaint.id == complaint_id),
-            statuses]
-
-
-def activity(session: Session, user, since_message_id: int, since_update: datetime,
-             complaint_id: int | None = None) -> tuple[int, datetime, bool]:
-    """The new marks and whether anything changed in scope (or on one complaint) since."""
-    newest_message, *updates = [session.scalar(q) for q in activity_queries(
-        user, since_message_id, since_update, complaint_id)]
-    changed_at = [u for u in updates if u is not None]
-    changed = newest_message is not None or bool(changed_at)
-    return (newest_message or since_message_id), max([since_update, *changed_at]), changed

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-# Run as a script, bench/ itself comes first on the path, and its modules (email.py ...)
+# Run as a script, bench/ itself comes first on the path, and its modules
 # would hide the standard library's: the repository goes there instead, before any import.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
 sys.path.insert(0, str(REPO))

@@ -23,4 +23,8 @@ def sender_for(channel: str, settings) -> Sender:
         from channels.email.sender import SmtpSender
 
         return SmtpSender.from_settings(settings)
+    if channel == "letter":  # no provider: a PDF for a clerk to print and post
+        from channels.letters.post import PostSender
+
+        return PostSender.from_settings(settings)
     return log_sender.send

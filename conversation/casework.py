@@ -12,11 +12,20 @@ from sqlalchemy.orm import Session
 from conversation import catalog
 from storage import lifecycle
 from storage.messages import queue_outbound
-from storage.models import Complaint, Contact, Conversation, Message, State
+from storage.models import Complaint, Contact, Conversation, Message, State, utcnow
+
+
+def _answered(complaint: Complaint, actor: lifecycle.Actor | None) -> None:
+    """Stamp the time to first response the first time staff answer the citizen (a reply, a
+    question or a resolution), whichever tool they use; a timer's reminder is no answer."""
+    if actor is not None and actor.kind in lifecycle.STAFF and complaint.first_response_at is None:
+        complaint.first_response_at = utcnow()
 
 
 def _tell(session: Session, complaint: Complaint, key: str, kind: str, prefix: str,
-          state_update: dict | None = None, **values: object) -> Message:
+          state_update: dict | None = None, *, actor: lifecycle.Actor | None = None,
+          **values: object) -> Message:
+    _answered(complaint, actor)
     contact = session.get(Contact, complaint.contact_id)
     conversation = session.scalars(
         select(Conversation).where(Conversation.contact_id == contact.id)).first()
@@ -43,7 +52,7 @@ def resolve(session: Session, complaint: Complaint, actor: lifecycle.Actor, note
         lifecycle.start_work(session, complaint, actor)
     lifecycle.resolve(session, complaint, actor, note, outcome)
     return _tell(session, complaint, "satisfaction_request", "satisfaction_request", prefix,
-                 note=note.strip())
+                 actor=actor, note=note.strip())
 
 
 def ask_for_information(session: Session, complaint: Complaint, actor: lifecycle.Actor,
@@ -53,14 +62,15 @@ def ask_for_information(session: Session, complaint: Complaint, actor: lifecycle
         lifecycle.assign(session, complaint, actor, user_id=actor.user_id)
     lifecycle.request_info(session, complaint, actor, question)
     return _tell(session, complaint, "info_request", "info_request", prefix,
-                 state_update={"info_for": complaint.id}, question=question)
+                 state_update={"info_for": complaint.id}, actor=actor, question=question)
 
 
 def message_citizen(session: Session, complaint: Complaint, actor: lifecycle.Actor, text: str,
                     prefix: str = "KP") -> Message:
     """An officer's free-text answer to the citizen, recorded on the timeline."""
     lifecycle.note(session, complaint, actor, text, kind="officer_message")
-    return _tell(session, complaint, "officer_message", "officer_message", prefix, text=text)
+    return _tell(session, complaint, "officer_message", "officer_message", prefix, actor=actor,
+                 text=text)
 
 
 def remind_satisfaction(session: Session, complaint: Complaint, actor: lifecycle.Actor,
@@ -69,4 +79,5 @@ def remind_satisfaction(session: Session, complaint: Complaint, actor: lifecycle
     resolved: only the citizen's own answer closes or reopens it."""
     lifecycle.note(session, complaint, actor, "reminder: are you satisfied?",
                    kind="satisfaction_reminder")
-    return _tell(session, complaint, "satisfaction_reminder", "satisfaction_reminder", prefix)
+    return _tell(session, complaint, "satisfaction_reminder", "satisfaction_reminder", prefix,
+                 actor=actor)

@@ -14,13 +14,37 @@ from __future__ import annotations
 
 import enum
 import json
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    exists,
+    select,
+)
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column, relationship
 
 from storage.crypto import EncryptedText
-from storage.models import Base, UTCDateTime, utcnow
+from storage.models import (
+    Base,
+    Complaint,
+    ComplaintEvent,
+    Message,
+    OutboxStatus,
+    UTCDateTime,
+    utcnow,
+)
+
+# Timeline events of a complaint whose writer has no phone: its acknowledgement is to be
+# printed and posted, then a clerk says it was.
+ACKNOWLEDGEMENT_TO_POST = "acknowledgement_letter"
+ACKNOWLEDGEMENT_POSTED = "acknowledgement_posted"
 
 
 class LetterState(enum.StrEnum):
@@ -159,3 +183,46 @@ def letters_for(session: Session, clerk_id: int | None, limit: int = 200) -> lis
     if clerk_id is not None:
         query = query.where(Letter.clerk_id == clerk_id)
     return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class ToPost:
+    """A letter waiting to be printed and posted: a complaint's acknowledgement
+    (``message_id`` None) or an outbox row the letter sender rendered as a PDF."""
+
+    complaint_id: int | None
+    tracking_number: str | None
+    letter_id: int | None  # the scanned letter the complaint came from
+    message_id: int | None
+    kind: str  # acknowledgement, satisfaction_request, officer_message ...
+    language: str | None
+    since: datetime
+    pdf: str | None  # the rendered PDF of an outbox row (provider id), None: rendered on demand
+
+
+def letters_to_post(session: Session, clerk_id: int | None, limit: int = 200) -> list[ToPost]:
+    """What waits for a clerk to print and post, oldest first: letters from complaints the
+    clerk entered (every clerk's when ``clerk_id`` is None)."""
+    outbox = (select(Message, Complaint.tracking_number, Letter.id)
+              .outerjoin(Complaint, Complaint.id == Message.complaint_id)
+              .outerjoin(Letter, Letter.complaint_id == Message.complaint_id)
+              .where(Message.direction == "out", Message.channel == "letter",
+                     Message.status == OutboxStatus.SENT.value)
+              .order_by(Message.id).limit(limit))
+    posted = aliased(ComplaintEvent)
+    acks = (select(Complaint, Letter.id, ComplaintEvent.created_at)
+            .join(Letter, Letter.complaint_id == Complaint.id)
+            .join(ComplaintEvent, (ComplaintEvent.complaint_id == Complaint.id)
+                  & (ComplaintEvent.kind == ACKNOWLEDGEMENT_TO_POST))
+            .where(~exists().where(posted.complaint_id == Complaint.id,
+                                   posted.kind == ACKNOWLEDGEMENT_POSTED))
+            .order_by(Complaint.id).limit(limit))
+    if clerk_id is not None:
+        outbox = outbox.where(Letter.clerk_id == clerk_id)
+        acks = acks.where(Letter.clerk_id == clerk_id)
+    items = [ToPost(c.id, c.tracking_number, letter_id, None, "acknowledgement", c.language, at, None)
+             for c, letter_id, at in session.execute(acks)]
+    items += [ToPost(m.complaint_id, number, letter_id, m.id, m.kind or "reply", m.language,
+                     m.updated_at or m.created_at, m.provider_id)
+              for m, number, letter_id in session.execute(outbox)]
+    return sorted(items, key=lambda item: item.since)[:limit]

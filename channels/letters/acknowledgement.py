@@ -1,5 +1,6 @@
-"""The printable acknowledgement for a writer without a phone number: a one-page PDF in
-the writer's language, to print and post.
+"""Printable letters for a writer without a phone number, in the writer's language, to
+print and post: the acknowledgement of their complaint, and every later message (status
+updates, officers' messages, the satisfaction request) as a notice.
 
 Urdu and Pashto are set in Noto Naskh Arabic (Debian's fonts-noto-core) with HarfBuzz
 shaping (fpdf2 + uharfbuzz), so letters join and lines run right to left; the tracking
@@ -47,11 +48,51 @@ def font(name: str) -> Path:
 def render(ack: Acknowledgement) -> bytes:
     """The acknowledgement letter as PDF bytes."""
     lang = ack.language if ack.language in catalog.LANGUAGES else "en"
+    title = catalog.text("letter_ack_title", lang)
+    body = catalog.text("letter_ack_body", lang,
+                        name=ack.name or catalog.text("letter_ack_writer", lang),
+                        received=ack.received, tracking=ack.tracking,
+                        department=ack.department, sla_days=ack.sla_days)
+    label = "\n".join(part for part in (ack.name, ack.address) if part)
+    return _letter(lang, office=ack.office, reference=f"{ack.tracking}    {ack.received}",
+                   label=label, title=title, paragraphs=body.split("\n"))
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A later message to a writer without a phone number (a status update, an officer's
+    message, the satisfaction request), printed and posted."""
+
+    language: str  # en | ur | ps
+    label: str  # the mailing label: name and address, one per line; may be empty
+    text: str  # the message, already in the writer's language
+    date: str  # YYYY-MM-DD
+    title: str  # in the writer's language
+    footer: str = ""  # how to answer, in the writer's language
+    reference: str = ""  # the tracking number, with its prefix
+    office: str = "Ikhtiyar Awam Ka — Khyber Pakhtunkhwa"
+
+
+def render_notice(notice: Notice) -> bytes:
+    """The notice as a PDF letter, set like the acknowledgement (same fonts and shaping)."""
+    lang = notice.language if notice.language in catalog.LANGUAGES else "en"
+    paragraphs = [p for p in notice.text.split("\n") if p.strip()]
+    if notice.footer:
+        paragraphs.append(notice.footer)
+    reference = "    ".join(part for part in (notice.reference, notice.date) if part)
+    return _letter(lang, office=notice.office, reference=reference, label=notice.label,
+                   title=notice.title, paragraphs=paragraphs)
+
+
+def _letter(lang: str, *, office: str, reference: str, label: str, title: str,
+            paragraphs: list[str]) -> bytes:
+    """One A4 letter: the office and reference left to right, then the label, the title
+    and the body in the writer's script and direction."""
     rtl = lang in ("ur", "ps")
     pdf = FPDF(format="A4")
     pdf.set_margins(22, 22, 22)
     pdf.set_auto_page_break(True, margin=20)
-    pdf.set_title(catalog.text("letter_ack_title", lang))
+    pdf.set_title(title)
     pdf.set_creator("Ikhtiyar")
     pdf.add_font("latin", "", font("latin"))
     pdf.add_font("latin", "B", font("latin-bold"))
@@ -70,12 +111,11 @@ def render(ack: Acknowledgement) -> bytes:
 
     pdf.set_font("latin", "B", 11)
     pdf.set_text_shaping(use_shaping_engine=True, direction="ltr")
-    pdf.cell(0, 7, ack.office, new_x="LMARGIN", new_y="NEXT", align="L")
+    pdf.cell(0, 7, office, new_x="LMARGIN", new_y="NEXT", align="L")
     pdf.set_font("latin", "", 10)
-    pdf.cell(0, 6, f"{ack.tracking}    {ack.received}", new_x="LMARGIN", new_y="NEXT", align="L")
-    if ack.address or ack.name:
+    pdf.cell(0, 6, reference, new_x="LMARGIN", new_y="NEXT", align="L")
+    if label:
         pdf.ln(4)
-        label = "\n".join(part for part in (ack.name, ack.address) if part)
         pdf.set_font(family, "", 11)
         if rtl:
             pdf.set_text_shaping(use_shaping_engine=True, direction="rtl", script="arab")
@@ -85,15 +125,10 @@ def render(ack: Acknowledgement) -> bytes:
                              language="urd" if lang == "ur" else "pus")
     pdf.ln(8)
     pdf.set_font(family, "B", 16)
-    pdf.multi_cell(0, 12, catalog.text("letter_ack_title", lang), align=align,
-                   new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 12, title, align=align, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     pdf.set_font(family, "", 13)
-    body = catalog.text("letter_ack_body", lang,
-                        name=ack.name or catalog.text("letter_ack_writer", lang),
-                        received=ack.received, tracking=ack.tracking,
-                        department=ack.department, sla_days=ack.sla_days)
-    for paragraph in body.split("\n"):
+    for paragraph in paragraphs:
         pdf.multi_cell(0, 10 if rtl else 7.5, paragraph, align=align, new_x="LMARGIN", new_y="NEXT")
         pdf.ln(3)
     return bytes(pdf.output())

@@ -8,13 +8,14 @@ does not exist. Actions are in dashboard_actions, the performance pages in dashb
 from __future__ import annotations
 
 import json
+import threading
 import time
-from datetime import datetime
 
 from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     redirect,
     render_template,
     request,
@@ -23,8 +24,9 @@ from flask import (
     stream_with_context,
 )
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from analytics import live
 from analytics import queue as work_queue
 from gateway.auth import require_roles
 from gateway.blueprints import dashboard_view as view
@@ -43,6 +45,13 @@ from storage.models import (
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 STREAM_SECONDS = 25.0  # then the browser reconnects: no web thread is held for ever
 POLL_SECONDS = 1.0
+# Each open live page holds one web thread while its stream lasts. `ikhtiyar serve` runs 8
+# threads, so at most 4 per process go to streams (app.config["DASHBOARD_MAX_STREAMS"]) and
+# pages and actions always have the other 4. A page over the limit is told to come back after
+# BUSY_RETRY_MS and is brought up to date then. A stream holds a database connection only for
+# its one statement a tick, never while it sleeps.
+MAX_STREAMS = 4
+BUSY_RETRY_MS = 10_000
 
 
 @bp.context_processor
@@ -59,10 +68,12 @@ def queue():
         rows, more = work_queue.queue(db, current_user, f, view.prefix())
         counts = work_queue.facets(db, current_user, f, view.prefix())
         labels = view.labels(db)
+        partial = bool(request.args.get("partial"))
+        since = None if partial else live.Marks.now(db).token()
     args = {k: v for k, v in request.args.items() if k not in ("page", "partial")}
-    template = "dashboard_queue_list.html" if request.args.get("partial") else "dashboard_queue.html"
+    template = "dashboard_queue_list.html" if partial else "dashboard_queue.html"
     return render_template(template, rows=rows, more=more, f=f, counts=counts, labels=labels,
-                           args=args, now=utcnow(), statuses=work_queue.STATUSES)
+                           args=args, now=utcnow(), statuses=work_queue.STATUSES, live_since=since)
 
 
 def _timeline(db, complaint: Complaint) -> list[dict]:
@@ -123,7 +134,10 @@ def case(number: str):
     with view.rt().sessions() as db:
         complaint = view.find_case(db, number)
         context = case_context(db, complaint)
-    template = "dashboard_case_live.html" if request.args.get("partial") else "dashboard_case.html"
+        partial = bool(request.args.get("partial"))
+        if not partial:
+            context["live_since"] = live.Marks.now(db).token()
+    template = "dashboard_case_live.html" if partial else "dashboard_case.html"
     return render_template(template, **context)
 
 
@@ -158,29 +172,43 @@ def attachment(number: str, attachment_id: int):
 @require_roles(*view.DASHBOARD_ROLES)
 def stream():
     """Server-sent events: "changed" when a case in scope (or the one case asked for) gets a
-    message, an event or a delivery update; the page then fetches its fresh part."""
+    message, a change or a delivery update; the page then fetches its fresh part.
+
+    The page's marks (``since``, rendered into the page) travel as the event id, so the
+    browser's reconnection (``Last-Event-ID``) carries on exactly where it left off. Each
+    tick is one statement (analytics.live); see MAX_STREAMS for the bound on threads.
+    """
     rt = view.rt()
     complaint_id = None
     with rt.sessions() as db:
         if request.args.get("case"):
             complaint_id = view.find_case(db, request.args["case"]).id
-        message_mark = db.scalar(select(func.max(Message.id))) or 0
-        update_mark: datetime = utcnow()
+        marks = (live.Marks.from_token(request.headers.get("Last-Event-ID"))
+                 or live.Marks.from_token(request.args.get("since")) or live.Marks.now(db))
     user = current_user._get_current_object()
+    slots = current_app.extensions.setdefault("dashboard_streams", threading.BoundedSemaphore(
+        current_app.config.get("DASHBOARD_MAX_STREAMS", MAX_STREAMS)))
 
     def events():
-        nonlocal message_mark, update_mark
-        yield "retry: 1000\nevent: ready\ndata: {}\n\n"
-        deadline = time.monotonic() + STREAM_SECONDS
-        while time.monotonic() < deadline:
-            time.sleep(POLL_SECONDS)
-            with rt.sessions() as db:
-                message_mark, update_mark, changed = work_queue.activity(
-                    db, user, message_mark, update_mark, complaint_id)
-            if changed:
-                yield f"event: changed\ndata: {json.dumps({'at': update_mark.isoformat()})}\n\n"
-            else:
-                yield ": keep-alive\n\n"
+        nonlocal marks
+        if not slots.acquire(blocking=False):
+            # Every stream thread is taken: come back later, marks in hand.
+            yield f"retry: {BUSY_RETRY_MS}\nid: {marks.token()}\nevent: busy\ndata: {{}}\n\n"
+            return
+        try:
+            yield f"retry: 1000\nid: {marks.token()}\nevent: ready\ndata: {{}}\n\n"
+            deadline = time.monotonic() + STREAM_SECONDS
+            while time.monotonic() < deadline:
+                time.sleep(POLL_SECONDS)
+                with rt.sessions() as db:
+                    marks, changed = live.activity(db, user, marks, complaint_id)
+                if changed:
+                    data = json.dumps({"at": marks.changed_at.isoformat()})
+                    yield f"id: {marks.token()}\nevent: changed\ndata: {data}\n\n"
+                else:
+                    yield ": keep-alive\n\n"
+        finally:
+            slots.release()
 
     return Response(stream_with_context(events()), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -15,7 +15,7 @@ from gateway.blueprints import dashboard_view as view
 from gateway.blueprints.dashboard import bp, case_context
 from storage import audit, lifecycle
 from storage.db import transaction
-from storage.models import Department, User, utcnow
+from storage.models import Department, User
 
 MAX_TEXT = 4000
 OUTCOMES = ("relief_granted", "partial_relief", "not_possible")
@@ -66,19 +66,12 @@ def _act(number: str, change) -> object:
     return redirect(url_for("dashboard.case", number=number), 303)
 
 
-def _responded(complaint) -> None:
-    if complaint.first_response_at is None:
-        complaint.first_response_at = utcnow()
-
-
 @bp.post("/cases/<number>/reply")
 @require_roles(*view.DASHBOARD_ROLES)
 def reply(number: str):
     def change(db, complaint):
         text = _text("text", "The reply")
-        message = casework.message_citizen(db, complaint, _actor(), text, prefix=view.prefix())
-        _responded(complaint)
-        return message
+        return casework.message_citizen(db, complaint, _actor(), text, prefix=view.prefix())
     return _act(number, change)
 
 
@@ -136,9 +129,7 @@ def start(number: str):
 def ask(number: str):
     def change(db, complaint):
         question = _text("question", "The question")
-        message = casework.ask_for_information(db, complaint, _actor(), question, prefix=view.prefix())
-        _responded(complaint)
-        return message
+        return casework.ask_for_information(db, complaint, _actor(), question, prefix=view.prefix())
     return _act(number, change)
 
 
@@ -150,9 +141,7 @@ def resolve(number: str):
         if outcome not in OUTCOMES:
             raise ActionError("choose an outcome")
         text = _text("note", "The note for the citizen")
-        message = casework.resolve(db, complaint, _actor(), text, outcome, prefix=view.prefix())
-        _responded(complaint)
-        return message
+        return casework.resolve(db, complaint, _actor(), text, outcome, prefix=view.prefix())
     return _act(number, change)
 
 

@@ -18,6 +18,17 @@ DASHBOARD_ROLES = ("officer", "department_head", "admin", "viewer")
 UI_LANGUAGES = ("en", "ur")
 _STRINGS: dict[str, dict[str, str]] = yaml.safe_load(
     (Path(__file__).with_name("dashboard_strings.yaml")).read_text(encoding="utf-8"))
+# The scanned-letter panel of the case page (letters); the strings file wins if it has them.
+for _key, _texts in {
+    "scanned_letter": {"en": "Scanned letter", "ur": "اسکین شدہ خط"},
+    "scanned_letter_note": {"en": "Each page beside the text OCR read from it; doubtful words are marked. "
+                                  "The description above is the clerk's corrected text.",
+                            "ur": "ہر صفحہ اور اس سے او سی آر کا پڑھا ہوا متن ساتھ ساتھ؛ مشکوک الفاظ نشان زد ہیں۔ "
+                                  "اوپر کی تفصیل کلرک کا درست کیا ہوا متن ہے۔"},
+    "scan_page": {"en": "Page", "ur": "صفحہ"},
+    "ocr_confidence": {"en": "OCR confidence", "ur": "او سی آر اعتماد"},
+}.items():
+    _STRINGS.setdefault(_key, _texts)
 
 
 def ui_lang() -> str:

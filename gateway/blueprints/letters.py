@@ -3,20 +3,21 @@
 Upload a batch of scans (each file checked on its own: a bad one gets its reason and the
 rest go on), watch OCR read them, review each letter with the scan beside the text, and
 submit it as a complaint. Clerks also enter a citizen's confirmation (or rejection) of a
-resolution given on paper or by phone, with a scan or a note as its evidence.
+resolution given on paper or by phone, with a scan or a note as its evidence, and print
+and post the letters for writers without a phone number ("to post").
+
+The routes parse and check what the browser sent and hand on: ``conversation.letters``
+files the complaint and records answers, ``storage`` keeps the letters.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
-import re
 import shutil
 import uuid
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 from flask import (
@@ -31,35 +32,32 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from channels.addresses import AddressError, phone_e164
-from channels.letters import acknowledgement, intake
+from channels.letters import acknowledgement, intake, post
 from channels.letters.ocr import LOW_WORD
+from channels.letters.review import check_entry
 from conversation import catalog
-from conversation.knowledge import Knowledge
+from conversation import letters as letter_cases
 from gateway import jobs
 from gateway.auth import require_roles
 from gateway.letters_jobs import letters_dir, limits, read_letter
-from storage import lifecycle, scope, tracking
-from storage.crypto import lookup_hash
+from storage import scope
 from storage.letters import (
     Letter,
     LetterPage,
-    LetterState,
     LetterStateError,
     add_letter,
     letters_for,
+    letters_to_post,
 )
-from storage.letters import mark_submitted as _mark_submitted
 from storage.letters import read_again as _read_again
-from storage.messages import contact_for, insert_inbound, queue_outbound
-from storage.models import Attachment, Citizen, Complaint, Contact, Message, State
+from storage.models import Citizen, Complaint, Message
 
 bp = Blueprint("letters", __name__, url_prefix="/letters")
 CLERKS = ("clerk", "admin")
-_CNIC = re.compile(r"^(\d{5})-?(\d{7})-?(\d)$")
 MAX_FILES_PER_BATCH = 50
 
 
@@ -131,11 +129,18 @@ def _transaction(rt):
 @bp.get("/")
 @require_roles(*CLERKS)
 def index():
+    return _index_page(None)
+
+
+def _index_page(results: list[Outcome] | None):
     rt = _rt()
+    mine = None if g.staff.role == "admin" else g.staff.id
     with rt.sessions() as session:
-        letters = letters_for(session, None if g.staff.role == "admin" else g.staff.id)
-        rows = [_row(session, letter, rt.settings.tracking_prefix) for letter in letters]
-    return render_template("letters_index.html", letters=rows, results=None,
+        rows = [_row(session, letter, rt.settings.tracking_prefix)
+                for letter in letters_for(session, mine)]
+        to_post = [_to_post_row(item, rt.settings.tracking_prefix)
+                   for item in letters_to_post(session, mine)]
+    return render_template("letters_index.html", letters=rows, results=results, to_post=to_post,
                            max_mb=rt.settings.letters_max_file_mb,
                            max_pages=rt.settings.letters_max_pages)
 
@@ -158,12 +163,7 @@ def upload():
     if wants_json:
         status = 201 if any(r.error is None for r in results) else 422
         return jsonify(results=[r.as_dict() for r in results]), status
-    with rt.sessions() as session:
-        letters = letters_for(session, None if g.staff.role == "admin" else g.staff.id)
-        rows = [_row(session, letter, rt.settings.tracking_prefix) for letter in letters]
-    return render_template("letters_index.html", letters=rows, results=results,
-                           max_mb=rt.settings.letters_max_file_mb,
-                           max_pages=rt.settings.letters_max_pages)
+    return _index_page(results)
 
 
 @bp.get("/status")
@@ -263,7 +263,8 @@ def review(letter_id: int):
                            form=view["fields"], low_word=LOW_WORD)
 
 
-def _review_view(session: Session, letter: Letter, prefix: str) -> dict:
+def _pages(letter: Letter) -> list[dict]:
+    """Each page with the words OCR read, line by line, the doubtful ones flagged."""
     pages = []
     for page in letter.pages:
         words = json.loads(page.words) if page.words else []
@@ -275,6 +276,11 @@ def _review_view(session: Session, letter: Letter, prefix: str) -> dict:
         pages.append({"number": page.number, "confidence": page.confidence, "lines": lines,
                       "language": page.language, "skew": page.skew_degrees,
                       "rtl": page.language in ("ur", "ps")})
+    return pages
+
+
+def _review_view(session: Session, letter: Letter, prefix: str) -> dict:
+    pages = _pages(letter)
     fields = dict(letter.fields)
     fields.setdefault("language", letter.language or "en")
     fields["text"] = letter.text or ""
@@ -286,60 +292,11 @@ def _review_view(session: Session, letter: Letter, prefix: str) -> dict:
             "tracking": tracking_number, "page_count": letter.page_count}
 
 
-@dataclass
-class Entry:
-    """What the clerk confirmed on the review screen, checked."""
-
-    description: str
-    language: str
-    name: str | None
-    phone: str | None
-    cnic: str | None
-    address: str | None
-    district: str
-    category: str
-
-
-def check_entry(form, knowledge: Knowledge) -> tuple[Entry | None, dict[str, str]]:
-    """The review form checked field by field; errors name the field and say why."""
-    errors: dict[str, str] = {}
-    description = " ".join((form.get("text") or "").split())
-    if sum(ch.isalpha() for ch in description) < 10:
-        errors["text"] = "the complaint text is too short: correct what OCR read or type it in"
-    elif len(description) > 5000:
-        errors["text"] = "the complaint text is longer than 5,000 characters: shorten it"
-    language = form.get("language") or "en"
-    if language not in catalog.LANGUAGES:
-        errors["language"] = "choose English, Urdu or Pashto"
-    phone = None
-    if (raw := (form.get("phone") or "").strip()):
-        try:
-            phone = phone_e164(raw)
-        except AddressError as exc:
-            errors["phone"] = str(exc)
-    cnic = None
-    if (raw := (form.get("cnic") or "").strip()):
-        match = _CNIC.match(tracking.to_latin_digits(raw).replace(" ", ""))
-        if match:
-            cnic = "-".join(match.groups())
-        else:
-            errors["cnic"] = "a CNIC is 13 digits: 12345-1234567-1"
-    district = form.get("district") or ""
-    if district not in knowledge.districts:
-        errors["district"] = "choose the district"
-    category = form.get("category") or ""
-    if category not in knowledge.categories:
-        errors["category"] = "choose the department and category"
-    name = " ".join((form.get("name") or "").split())[:80] or None
-    address = " ".join((form.get("address") or "").split())[:300] or None
-    if errors:
-        return None, errors
-    return Entry(description, language, name, phone, cnic, address, district, category), {}
-
-
 @bp.post("/<int:letter_id>/submit")
 @require_roles(*CLERKS)
 def submit(letter_id: int):
+    """Check the review form and hand it on: the letter becomes a complaint entered by the
+    clerk, acknowledged by SMS (queued here) or by a printed letter."""
     rt = _rt()
     with rt.sessions() as session:
         letter = _letter_or_404(session, letter_id)
@@ -351,91 +308,15 @@ def submit(letter_id: int):
                                    errors=errors, form=request.form, low_word=LOW_WORD), 422
     try:
         with _transaction(rt) as session:
-            outbound = submit_letter(session, rt, letter_id, entry, g.staff.id)
-    except LetterStateError:
+            filed = letter_cases.file_letter(
+                session, letter_id, entry, clerk_id=g.staff.id, knowledge=knowledge,
+                prefix=rt.settings.tracking_prefix, letters_root=letters_dir(rt.settings),
+                attachments_dir=rt.attachments_dir)
+    except LetterStateError:  # submitted already (a double click, the back button)
         return redirect(url_for("letters.review", letter_id=letter_id))
-    if outbound is not None:
-        rt.queue.enqueue(jobs.deliver, outbound)
+    if filed.acknowledgement_id is not None:
+        rt.queue.enqueue(jobs.deliver, filed.acknowledgement_id)
     return redirect(url_for("letters.review", letter_id=letter_id))
-
-
-def submit_letter(session: Session, rt, letter_id: int, entry: Entry, clerk_id: int) -> int | None:
-    """Make the letter a complaint (channel ``letter``, entered by the clerk, the scans as
-    attachments) and acknowledge it: an SMS when the letter gives a phone number, else the
-    printable letter. Returns the id of the queued SMS, if any. Submitting twice is refused."""
-    letter = session.scalars(select(Letter).where(Letter.id == letter_id).with_for_update()).one()
-    if letter.state != LetterState.OCR_DONE:
-        raise LetterStateError(f"letter {letter.id} is {letter.state}")
-    knowledge = rt.conversation(session).knowledge
-    kind = knowledge.categories[entry.category]
-    if entry.phone:  # the SMS contact: acknowledgement and later updates go by SMS
-        contact = contact_for(session, "sms", entry.phone)
-    else:  # a postal contact: the address is the mailing label
-        label = "\n".join(p for p in (entry.name, entry.address) if p) or f"letter-{letter.id}"
-        contact = contact_for(session, "letter", label)
-    citizen = session.get(Citizen, contact.citizen_id)
-    if entry.name and not citizen.name:
-        citizen.name = entry.name
-    if entry.cnic and not citizen.cnic:
-        citizen.cnic = entry.cnic
-        citizen.cnic_hash = lookup_hash(entry.cnic.replace("-", ""))
-    citizen.language = citizen.language or entry.language
-    message, _new = insert_inbound(
-        session, contact, channel="letter", provider_id=f"letter-{letter.id}",
-        text=entry.description, language=entry.language, received_at=letter.created_at,
-        payload={"letter_id": letter.id, "entered_by": clerk_id, "pages": letter.page_count,
-                 "ocr_confidence": letter.confidence})
-    message.status = "processed"  # entered by a clerk: no conversation turn to take
-    while True:
-        number = tracking.new_number()
-        if session.scalar(select(Complaint.id).where(Complaint.tracking_number == number)) is None:
-            break
-    complaint = Complaint(
-        tracking_number=number, citizen_id=contact.citizen_id, contact_id=contact.id,
-        channel="letter", language=entry.language, description=entry.description,
-        district_code=entry.district, location_detail=entry.address,
-        department_code=kind.department, category_code=kind.code)
-    clerk = lifecycle.Actor("clerk", user_id=clerk_id, channel="letter")
-    lifecycle.submit(session, complaint, message, clerk, sla_days=kind.sla_days)
-    message.complaint_id = complaint.id
-    _attach_scans(session, rt, letter, message, complaint)
-    _mark_submitted(letter, complaint.id, message.id)
-    shown = f"{rt.settings.tracking_prefix}-{number}"
-    if entry.phone:
-        text = catalog.text("complaint_registered", entry.language, short=True, tracking=shown,
-                            sla_days=kind.sla_days)
-        sms = queue_outbound(session, contact, text, kind="acknowledgement", complaint_id=complaint.id,
-                             language=entry.language, extras={"key": "complaint_registered"})
-        session.flush()
-        return sms.id
-    lifecycle.note(session, complaint, clerk, "acknowledgement to be printed and posted",
-                   kind="acknowledgement_letter")
-    return None
-
-
-def _attach_scans(session: Session, rt, letter: Letter, message: Message, complaint: Complaint) -> None:
-    """Copy the original and the page images to the attachments folder, one row each."""
-    root = letters_dir(rt.settings)
-    target = rt.attachments_dir / "letters" / str(letter.id)
-    target.mkdir(parents=True, exist_ok=True)
-    files = [(root / letter.path, letter.content_type, letter.filename)]
-    files += [(root / p.image_path, "image/png", f"page-{p.number}.png") for p in letter.pages]
-    for source, content_type, filename in files:
-        if not source.is_file():
-            continue
-        destination = target / source.name
-        try:
-            os.link(source, destination)  # same disk: no second copy of a big scan
-        except FileExistsError:
-            pass
-        except OSError:
-            shutil.copyfile(source, destination)
-        data = destination.read_bytes()
-        session.add(Attachment(message_id=message.id, complaint_id=complaint.id,
-                               content_type=content_type, size=len(data),
-                               sha256=hashlib.sha256(data).hexdigest(),
-                               path=str(destination.relative_to(rt.attachments_dir)),
-                               filename=filename[:255]))
 
 
 @bp.post("/<int:letter_id>/read-again")
@@ -485,87 +366,125 @@ def confirm():
     rt = _rt()
     if request.method == "GET":
         return render_template("letters_confirm.html", errors={}, form={}, done=None)
-    evidence = request.files.get("evidence")
-    data = evidence.read() if evidence and evidence.filename else b""
     try:
+        evidence = _evidence(rt, request.files.get("evidence"))
         with _transaction(rt) as session:
-            done, outbound = record_confirmation(
-                session, rt, g.staff.id, number=request.form.get("tracking", ""),
+            done, reply = letter_cases.record_confirmation(
+                session, clerk_id=g.staff.id, number=request.form.get("tracking", ""),
                 satisfied=request.form.get("answer") == "satisfied",
                 via=request.form.get("via", "paper"), note=request.form.get("note", ""),
-                evidence=(evidence.filename, data) if data else None)
-    except ConfirmationError as exc:
+                evidence=evidence, prefix=rt.settings.tracking_prefix,
+                attachments_dir=rt.attachments_dir)
+    except letter_cases.ConfirmationError as exc:
         return render_template("letters_confirm.html", errors={exc.field: str(exc)},
                                form=request.form, done=None), 422
-    if outbound is not None:
-        rt.queue.enqueue(jobs.deliver, outbound)
+    rt.queue.enqueue(jobs.deliver, reply)
     return render_template("letters_confirm.html", errors={}, form={}, done=done)
 
 
-class ConfirmationError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+def _evidence(rt, upload) -> letter_cases.Evidence | None:
+    """The scan of the citizen's answer, checked from its bytes like any letter."""
+    data = upload.read() if upload and upload.filename else b""
+    if not data:
+        return None
+    try:
+        scan = intake.check(data, limits(rt.settings))
+    except intake.UploadError as exc:
+        raise letter_cases.ConfirmationError("evidence", str(exc)) from None
+    return letter_cases.Evidence(upload.filename, data, scan.kind, scan.content_type)
 
 
-def record_confirmation(session: Session, rt, clerk_id: int, *, number: str, satisfied: bool,
-                        via: str, note: str, evidence: tuple[str, bytes] | None) -> tuple[dict, int | None]:
-    """The complainant's answer to "are you satisfied?", given on paper or by phone and
-    entered by a clerk. It is recorded as the complainant's own inbound message (channel
-    ``letter``) with the evidence attached, so the lifecycle's rule holds: only the
-    complainant's message closes. Returns a summary and the id of the reply queued to them."""
-    if via not in ("paper", "phone"):
-        raise ConfirmationError("via", "choose how the answer was given: on paper or by phone")
-    note = " ".join(note.split())[:2000]
-    if not note and evidence is None:
-        raise ConfirmationError("note", "attach the scan of the answer or write a note of the call")
-    prefix = rt.settings.tracking_prefix
-    found = tracking.find(number, prefix)
-    if not found.number:
-        raise ConfirmationError("tracking", "that tracking number has a mistyped digit" if found.mistyped
-                                else "enter the tracking number, e.g. KP-1234567")
-    complaint = session.scalars(select(Complaint).where(Complaint.tracking_number == found.number)
-                                .with_for_update()).first()
-    if complaint is None:
-        raise ConfirmationError("tracking", f"no complaint {prefix}-{found.number}")
-    if complaint.state != State.RESOLVED:
-        raise ConfirmationError("tracking", f"{prefix}-{found.number} is not waiting for the "
-                                f"citizen's confirmation (it is {complaint.state.replace('_', ' ')})")
-    scan = None
-    if evidence is not None:
-        try:
-            scan = intake.check(evidence[1], limits(rt.settings))
-        except intake.UploadError as exc:
-            raise ConfirmationError("evidence", str(exc)) from None
-    contact = session.get(Contact, complaint.contact_id)
-    message, _new = insert_inbound(
-        session, contact, channel="letter", provider_id=f"confirm-{uuid.uuid4().hex}",
-        text=note or ("satisfied" if satisfied else "not satisfied"),
-        payload={"entered_by": clerk_id, "via": via, "satisfied": satisfied})
-    message.status = "processed"
-    message.complaint_id = complaint.id
-    session.flush()
-    if scan is not None:
-        folder = rt.attachments_dir / "letters" / "confirmations"
-        path = intake.store(evidence[1], folder, f"{message.id}-{uuid.uuid4().hex[:8]}.{scan.kind}")
-        session.add(Attachment(message_id=message.id, complaint_id=complaint.id,
-                               content_type=scan.content_type, size=scan.size, sha256=scan.sha256,
-                               path=str(path.relative_to(rt.attachments_dir)),
-                               filename=os.path.basename(evidence[0])[:255]))
-    if satisfied:
-        lifecycle.confirm_satisfied(session, complaint, message)
-        key = "closed_thanks"
+# --- letters to print and post -------------------------------------------------------------------
+
+_KINDS = {"acknowledgement": "Acknowledgement", "satisfaction_request": "Are you satisfied?",
+          "satisfaction_reminder": "Reminder: are you satisfied?", "info_request": "Officer's question",
+          "officer_message": "Officer's message", "confirmation_reply": "Answer recorded"}
+
+
+def _to_post_row(item, prefix: str) -> dict:
+    if item.message_id is None:
+        pdf = url_for("letters.acknowledgement_pdf", letter_id=item.letter_id)
+        posted = url_for("letters.acknowledgement_posted", complaint_id=item.complaint_id)
     else:
-        lifecycle.reject_resolution(session, complaint, message, note or None)
-        key = "reopened_with_reason"
-    clerk = lifecycle.Actor("clerk", user_id=clerk_id, channel="letter")
-    lifecycle.note(session, complaint, clerk,
-                   f"the citizen's answer, given {'on paper' if via == 'paper' else 'by phone'}, "
-                   f"entered by a clerk" + (f": {note}" if note else ""),
-                   kind="confirmation_entered", message=message)
-    shown = f"{prefix}-{complaint.tracking_number}"
-    text = catalog.text(key, complaint.language or "en", short=contact.channel == "sms", tracking=shown)
-    reply = queue_outbound(session, contact, text, kind="confirmation_reply", complaint_id=complaint.id,
-                           language=complaint.language, extras={"key": key})
-    session.flush()
-    return {"tracking": shown, "state": complaint.state, "date": date.today().isoformat()}, reply.id
+        pdf = url_for("letters.post_pdf", message_id=item.message_id)
+        posted = url_for("letters.posted", message_id=item.message_id)
+    return {"id": item.message_id or f"ack-{item.complaint_id}", "pdf": pdf, "posted": posted,
+            "what": _KINDS.get(item.kind, item.kind.replace("_", " ").capitalize()),
+            "tracking": f"{prefix}-{item.tracking_number}" if item.tracking_number else "",
+            "language": item.language or "", "since": item.since.strftime("%Y-%m-%d %H:%M")}
+
+
+def _may_post(session: Session, complaint_id: int | None) -> bool:
+    """Admins, and the clerk who entered the letter the complaint came from."""
+    if g.staff.role == "admin":
+        return True
+    return complaint_id is not None and session.scalar(select(Letter.id).where(
+        Letter.complaint_id == complaint_id, Letter.clerk_id == g.staff.id)) is not None
+
+
+@bp.get("/post/<int:message_id>.pdf")
+@require_roles(*CLERKS)
+def post_pdf(message_id: int):
+    """The PDF an outbox row became, to print."""
+    rt = _rt()
+    with rt.sessions() as session:
+        message = session.get(Message, message_id)
+        if message is None or message.channel != letter_cases.CHANNEL or message.direction != "out" \
+                or not _may_post(session, message.complaint_id):
+            abort(404)
+        path = post.pdf_path(rt.settings.var_dir, message.provider_id)
+    if path is None or not path.is_file():
+        abort(404)  # not rendered yet (still queued) or never a letter
+    response = send_file(path, mimetype="application/pdf", download_name=f"letter-{message_id}.pdf",
+                         max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.post("/post/<int:message_id>/posted")
+@require_roles(*CLERKS)
+def posted(message_id: int):
+    """The clerk printed the letter and put it in the post: the outbox row is delivered."""
+    with _transaction(_rt()) as session:
+        message = session.get(Message, message_id)
+        if message is None or not _may_post(session, message.complaint_id):
+            abort(404)
+        try:
+            letter_cases.mark_posted(session, message_id, g.staff.id)
+        except letter_cases.NotToPost:
+            abort(404)
+    return redirect(url_for("letters.index") + "#to-post", 303)
+
+
+@bp.post("/acknowledgements/<int:complaint_id>/posted")
+@require_roles(*CLERKS)
+def acknowledgement_posted(complaint_id: int):
+    with _transaction(_rt()) as session:
+        if not _may_post(session, complaint_id):
+            abort(404)
+        try:
+            letter_cases.mark_acknowledgement_posted(session, complaint_id, g.staff.id)
+        except letter_cases.NotToPost:
+            abort(404)
+    return redirect(url_for("letters.index") + "#to-post", 303)
+
+
+# --- the officer's case page ---------------------------------------------------------------------
+
+
+@bp.app_template_global("letter_scans")
+def letter_scans(complaint: Complaint) -> list[dict]:
+    """The pages of the scanned letter a complaint came from, each with what OCR read (its
+    doubtful words marked), for the officer's case page: empty unless the signed-in user's
+    scope has the case (the page route checks it too; the images are checked again)."""
+    staff = current_user
+    if complaint is None or complaint.channel != letter_cases.CHANNEL or not staff.is_authenticated \
+            or not (scope.can_see(staff, complaint) or staff.role == "admin"):
+        return []
+    with _rt().sessions() as session:
+        letter = session.scalars(select(Letter).where(Letter.complaint_id == complaint.id)).first()
+        if letter is None:
+            return []
+        return [{**page, "image": url_for("letters.page_image", letter_id=letter.id,
+                                         number=page["number"])}
+                for page in _pages(letter)]

@@ -1,0 +1,278 @@
+"""Written applications as complaints: what a clerk does for a letter's writer.
+
+A letter a clerk has reviewed becomes a complaint through the same steps as a complaint
+from any channel (the writer's contact and citizen, the inbound message that carried it,
+``storage.lifecycle.submit``, the tracking number every channel draws), with the clerk as
+the person who entered it. A writer's answer to "are you satisfied?", given on paper or by
+phone, is entered by a clerk as the writer's own inbound message, so the rule holds: only
+the complainant's own message closes a complaint. Everything here runs inside the caller's
+transaction; the caller queues the delivery of the outbox row it gets back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from conversation import catalog
+from conversation.actions import answer_resolution, unused_tracking_number
+from conversation.knowledge import Knowledge
+from storage import lifecycle, tracking
+from storage.crypto import lookup_hash
+from storage.letters import (
+    ACKNOWLEDGEMENT_POSTED,
+    ACKNOWLEDGEMENT_TO_POST,
+    Letter,
+    LetterState,
+    LetterStateError,
+    mark_submitted,
+)
+from storage.messages import advance_status, contact_for, insert_inbound, queue_outbound
+from storage.models import (
+    Attachment,
+    Citizen,
+    Complaint,
+    Contact,
+    Message,
+    OutboxStatus,
+    State,
+)
+
+CHANNEL = "letter"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What the clerk confirmed on the review screen, already checked field by field."""
+
+    description: str
+    language: str  # en | ur | ps
+    name: str | None
+    phone: str | None  # E.164
+    cnic: str | None  # 12345-1234567-1
+    address: str | None
+    district: str  # a district code
+    category: str  # a category code
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A scan of the writer's answer, its type already checked from its bytes."""
+
+    filename: str
+    data: bytes
+    kind: str  # file extension: jpeg | png | tiff | pdf
+    content_type: str
+
+
+@dataclass(frozen=True)
+class Filed:
+    complaint_id: int
+    tracking: str  # with its prefix
+    acknowledgement_id: int | None  # the SMS to deliver; None: a letter to print and post
+
+
+class ConfirmationError(ValueError):
+    """The confirmation cannot be recorded; ``field`` names the form field to correct."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def file_letter(session: Session, letter_id: int, entry: Entry, *, clerk_id: int,
+                knowledge: Knowledge, prefix: str, letters_root: Path,
+                attachments_dir: Path) -> Filed:
+    """Make the letter a complaint (channel ``letter``, entered by the clerk, the scans as
+    attachments) and acknowledge it: an SMS when the letter gives a phone number, else a
+    printable letter (a timeline event the clerks' "to post" list shows). Later messages go
+    to the same contact, so they follow the same rule. Filing twice raises
+    ``LetterStateError``: a double click makes no second complaint."""
+    letter = session.scalars(select(Letter).where(Letter.id == letter_id).with_for_update()).one()
+    if letter.state != LetterState.OCR_DONE:
+        raise LetterStateError(f"letter {letter.id} is {letter.state}")
+    kind = knowledge.categories[entry.category]
+    contact = _writer_contact(session, letter, entry)
+    message, _new = insert_inbound(
+        session, contact, channel=CHANNEL, provider_id=f"letter-{letter.id}",
+        text=entry.description, language=entry.language, received_at=letter.created_at,
+        payload={"letter_id": letter.id, "entered_by": clerk_id, "pages": letter.page_count,
+                 "ocr_confidence": letter.confidence})
+    message.status = "processed"  # entered by a clerk: no conversation turn to take
+    complaint = Complaint(
+        tracking_number=unused_tracking_number(session), citizen_id=contact.citizen_id,
+        contact_id=contact.id, channel=CHANNEL, language=entry.language,
+        description=entry.description, district_code=entry.district,
+        location_detail=entry.address, department_code=kind.department, category_code=kind.code)
+    clerk = lifecycle.Actor("clerk", user_id=clerk_id, channel=CHANNEL)
+    lifecycle.submit(session, complaint, message, clerk, sla_days=kind.sla_days)
+    message.complaint_id = complaint.id
+    _attach_scans(session, letter, message, complaint, letters_root, attachments_dir)
+    mark_submitted(letter, complaint.id, message.id)
+    shown = f"{prefix}-{complaint.tracking_number}"
+    if entry.phone:
+        text = catalog.text("complaint_registered", entry.language, short=True, tracking=shown,
+                            sla_days=kind.sla_days)
+        sms = queue_outbound(session, contact, text, kind="acknowledgement",
+                             complaint_id=complaint.id, language=entry.language,
+                             extras={"key": "complaint_registered"})
+        session.flush()
+        return Filed(complaint.id, shown, sms.id)
+    lifecycle.note(session, complaint, clerk, "acknowledgement to be printed and posted",
+                   kind=ACKNOWLEDGEMENT_TO_POST)
+    return Filed(complaint.id, shown, None)
+
+
+def _writer_contact(session: Session, letter: Letter, entry: Entry) -> Contact:
+    """The writer's phone (SMS) when the letter gives one, else a postal contact whose
+    address is the mailing label; the citizen gets the name and CNIC from the letter."""
+    if entry.phone:
+        contact = contact_for(session, "sms", entry.phone)
+    else:
+        label = "\n".join(p for p in (entry.name, entry.address) if p) or f"letter-{letter.id}"
+        contact = contact_for(session, CHANNEL, label)
+    citizen = session.get(Citizen, contact.citizen_id)
+    if entry.name and not citizen.name:
+        citizen.name = entry.name
+    if entry.cnic and not citizen.cnic:
+        citizen.cnic = entry.cnic
+        citizen.cnic_hash = lookup_hash(entry.cnic.replace("-", ""))
+    citizen.language = citizen.language or entry.language
+    return contact
+
+
+def _attach_scans(session: Session, letter: Letter, message: Message, complaint: Complaint,
+                  letters_root: Path, attachments_dir: Path) -> None:
+    """The original and the cleaned page images become the complaint's attachments."""
+    target = attachments_dir / "letters" / str(letter.id)
+    target.mkdir(parents=True, exist_ok=True)
+    files = [(letters_root / letter.path, letter.content_type, letter.filename)]
+    files += [(letters_root / p.image_path, "image/png", f"page-{p.number}.png") for p in letter.pages]
+    for source, content_type, filename in files:
+        if not source.is_file():
+            continue
+        destination = target / source.name
+        try:
+            os.link(source, destination)  # same disk: no second copy of a big scan
+        except FileExistsError:
+            pass
+        except OSError:
+            shutil.copyfile(source, destination)
+        data = destination.read_bytes()
+        session.add(Attachment(message_id=message.id, complaint_id=complaint.id,
+                               content_type=content_type, size=len(data),
+                               sha256=hashlib.sha256(data).hexdigest(),
+                               path=str(destination.relative_to(attachments_dir)),
+                               filename=filename[:255]))
+
+
+def record_confirmation(session: Session, *, clerk_id: int, number: str, satisfied: bool,
+                        via: str, note: str, evidence: Evidence | None, prefix: str,
+                        attachments_dir: Path) -> tuple[dict, int]:
+    """The complainant's answer to "are you satisfied?", given on paper or by phone and
+    entered by a clerk: recorded as the complainant's own inbound message (channel
+    ``letter``) with the evidence attached, then the lifecycle closes or reopens. Returns
+    a summary for the clerk and the id of the reply queued to the complainant."""
+    if via not in ("paper", "phone"):
+        raise ConfirmationError("via", "choose how the answer was given: on paper or by phone")
+    note = " ".join(note.split())[:2000]
+    if not note and evidence is None:
+        raise ConfirmationError("note", "attach the scan of the answer or write a note of the call")
+    found = tracking.find(number, prefix)
+    if not found.number:
+        raise ConfirmationError("tracking", "that tracking number has a mistyped digit" if found.mistyped
+                                else f"enter the tracking number, e.g. {prefix}-1234567")
+    complaint = session.scalars(select(Complaint).where(Complaint.tracking_number == found.number)
+                                .with_for_update()).first()
+    if complaint is None:
+        raise ConfirmationError("tracking", f"no complaint {prefix}-{found.number}")
+    if complaint.state != State.RESOLVED:
+        raise ConfirmationError("tracking", f"{prefix}-{found.number} is not waiting for the "
+                                f"citizen's confirmation (it is {complaint.state.replace('_', ' ')})")
+    contact = session.get(Contact, complaint.contact_id)
+    message, _new = insert_inbound(
+        session, contact, channel=CHANNEL, provider_id=f"confirm-{uuid.uuid4().hex}",
+        text=note or ("satisfied" if satisfied else "not satisfied"),
+        payload={"entered_by": clerk_id, "via": via, "satisfied": satisfied})
+    message.status = "processed"
+    message.complaint_id = complaint.id
+    session.flush()
+    if evidence is not None:
+        _attach_evidence(session, evidence, message, complaint, attachments_dir)
+    # The same step as a "yes" or "no" sent on any channel: only the complainant's message closes.
+    answer_resolution(session, complaint, message, satisfied, note or None)
+    key = "closed_thanks" if satisfied else "reopened_with_reason"
+    clerk = lifecycle.Actor("clerk", user_id=clerk_id, channel=CHANNEL)
+    lifecycle.note(session, complaint, clerk,
+                   f"the citizen's answer, given {'on paper' if via == 'paper' else 'by phone'}, "
+                   f"entered by a clerk" + (f": {note}" if note else ""),
+                   kind="confirmation_entered", message=message)
+    shown = f"{prefix}-{complaint.tracking_number}"
+    text = catalog.text(key, complaint.language or "en", short=contact.channel == "sms", tracking=shown)
+    reply = queue_outbound(session, contact, text, kind="confirmation_reply", complaint_id=complaint.id,
+                           language=complaint.language, extras={"key": key})
+    session.flush()
+    return {"tracking": shown, "state": complaint.state, "date": date.today().isoformat()}, reply.id
+
+
+def _attach_evidence(session: Session, evidence: Evidence, message: Message, complaint: Complaint,
+                     attachments_dir: Path) -> None:
+    folder = attachments_dir / "letters" / "confirmations"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{message.id}-{uuid.uuid4().hex[:8]}.{evidence.kind}"
+    partial = path.with_suffix(path.suffix + ".part")
+    partial.write_bytes(evidence.data)
+    partial.replace(path)  # whole or not at all
+    session.add(Attachment(message_id=message.id, complaint_id=complaint.id,
+                           content_type=evidence.content_type, size=len(evidence.data),
+                           sha256=hashlib.sha256(evidence.data).hexdigest(),
+                           path=str(path.relative_to(attachments_dir)),
+                           filename=os.path.basename(evidence.filename)[:255]))
+
+
+# --- letters to print and post ---------------------------------------------------------------
+
+
+class NotToPost(LookupError):
+    """Nothing waits to be posted under that id (or not for this clerk)."""
+
+
+def mark_posted(session: Session, message_id: int, clerk_id: int) -> Message:
+    """A clerk printed the letter an outbox row became and put it in the post: the row is
+    delivered (as far as anyone can know for paper), and the timeline says who posted it."""
+    message = session.scalars(select(Message).where(
+        Message.id == message_id, Message.direction == "out", Message.channel == CHANNEL)
+        .with_for_update()).first()
+    if message is None:
+        raise NotToPost(f"no letter {message_id} to post")
+    if advance_status(message, OutboxStatus.DELIVERED) and message.complaint_id is not None:
+        complaint = session.get(Complaint, message.complaint_id)
+        lifecycle.note(session, complaint, lifecycle.Actor("clerk", user_id=clerk_id, channel=CHANNEL),
+                       f"the {(message.kind or 'letter').replace('_', ' ')} was printed and posted",
+                       kind="letter_posted", message=message)
+    return message
+
+
+def mark_acknowledgement_posted(session: Session, complaint_id: int, clerk_id: int) -> bool:
+    """The printed acknowledgement of a letter without a phone number went in the post;
+    returns False when it was already marked (a second click changes nothing)."""
+    complaint = session.scalars(select(Complaint).where(Complaint.id == complaint_id)
+                                .with_for_update()).first()
+    if complaint is None:
+        raise NotToPost(f"no complaint {complaint_id}")
+    kinds = {e.kind for e in complaint.events}
+    if ACKNOWLEDGEMENT_TO_POST not in kinds:
+        raise NotToPost(f"complaint {complaint_id} has no acknowledgement to post")
+    if ACKNOWLEDGEMENT_POSTED in kinds:
+        return False
+    lifecycle.note(session, complaint, lifecycle.Actor("clerk", user_id=clerk_id, channel=CHANNEL),
+                   "the acknowledgement letter was printed and posted", kind=ACKNOWLEDGEMENT_POSTED)
+    return True
