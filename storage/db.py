@@ -67,6 +67,6 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "heads") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:  # heads: a branch added before its merge still runs
     """Bring the schema to ``revision`` (the same migrations on SQLite and PostgreSQL)."""
     command.upgrade(alembic_config(engine), revision)

@@ -61,3 +61,14 @@ def test_the_catalog_has_every_text_in_english_urdu_and_pashto():
             for lang in catalog.LANGUAGES:
                 # Short variants fit two segments even with a tracking number filled in.
                 assert len(entry["sms"][lang].replace("{tracking}", "KP-1234567")) <= 134, (key, lang)
+
+
+def test_the_migrations_have_one_head():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from storage.db import MIGRATIONS
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert len(ScriptDirectory.from_config(cfg).get_heads()) == 1, "add a merge revision"
