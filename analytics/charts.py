@@ -3,7 +3,10 @@ offline, and a screen reader gets the numbers from the <title> of each mark."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from html import escape
 
 
@@ -71,34 +74,272 @@ def line_chart(points: Sequence[tuple[str, float]], title: str, *, width: int = 
     return "".join(parts)
 
 
-def district_map(districts: Sequence[tuple[str, float, float, int, int]], title: str, *,
-                 width: int = 420, height: int = 520) -> str:
-    """Districts at their headquarters' coordinates, a circle sized by open cases and
-    coloured by the overdue share (green none, red all): ``(name, lat, lon, open, overdue)``."""
-    placed = [d for d in districts if d[1] is not None and d[2] is not None]
+# --- the district tile map ------------------------------------------------------------------
+# Each district is one equal square, placed on a grid so that north stays up and neighbours
+# stay near each other. Unlike dots on a real map, small, crowded districts (Peshawar valley)
+# are as easy to read and to point at as big empty ones (Chitral), and every tile has room
+# for its name and its figure.
+
+MAP_MEASURES = ("open", "overdue", "received", "satisfaction")
+_PALETTES = {  # ColorBrewer sequential schemes, light to dark: readable in grey and for most colour-blind eyes
+    "open": ("#edf8f4", "#b2e2cf", "#66c2a4", "#2ca25f", "#006d2c"),
+    "received": ("#edf8f4", "#b2e2cf", "#66c2a4", "#2ca25f", "#006d2c"),
+    "overdue": ("#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15"),
+    "satisfaction": ("#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c"),
+}
+_EMPTY = "#f1f3f4"
+_MARK = "#b3261e"
+_FONT = 'system-ui, "Noto Sans", "Noto Naskh Arabic", sans-serif'
+
+
+@dataclass(frozen=True)
+class DistrictTile:
+    """One district's figures for the map; ``href`` is its queue when the viewer may open it."""
+
+    code: str
+    name: str
+    lat: float | None
+    lon: float | None
+    received: int = 0
+    open: int = 0
+    overdue: int = 0
+    satisfaction: float | None = None  # share of answers that were "satisfied"; None: no answers
+    href: str | None = None
+
+    @property
+    def overdue_share(self) -> float | None:
+        return self.overdue / self.open if self.open else None
+
+
+def tile_grid(points: Mapping[str, tuple[float, float]], *, room: float = 1.6) -> dict[str, tuple[int, int]]:
+    """A grid cell ``(column, row)`` for each code, row 0 the northernmost: the positions
+    scaled onto a grid with ``room`` cells per district, then each district given the cell
+    that keeps the total squared distance small (greedy, then improved by moves and swaps
+    until none helps). The same coordinates always give the same grid."""
+    return dict(_tile_grid(tuple(sorted(points.items())), room))
+
+
+_APART = 0.15  # degrees: districts closer than this may swap order on the grid
+_ORDER_WEIGHT = 4.0
+
+
+@lru_cache(maxsize=8)
+def _tile_grid(points: tuple[tuple[str, tuple[float, float]], ...], room: float) -> tuple:
+    if not points:
+        return ()
+    codes = [code for code, _ in points]
+    mean_lat = sum(lat for _, (lat, _lon) in points) / len(points)
+    shrink = math.cos(math.radians(mean_lat))  # a degree of longitude is shorter than one of latitude
+    xs = {code: lon * shrink for code, (_lat, lon) in points}
+    ys = {code: -lat for code, (lat, _lon) in points}
+    width = (max(xs.values()) - min(xs.values())) or 1.0
+    height = (max(ys.values()) - min(ys.values())) or 1.0
+    cells = len(codes) * room
+    rows = max(1, round(math.sqrt(cells * height / width)))
+    cols = max(1, math.ceil(cells / rows))
+    pos = {c: ((xs[c] - min(xs.values())) / width * (cols - 1),
+               (ys[c] - min(ys.values())) / height * (rows - 1)) for c in codes}
+
+    def cost(code: str, cell: tuple[int, int]) -> float:
+        return (pos[code][0] - cell[0]) ** 2 + (pos[code][1] - cell[1]) ** 2
+
+    grid = [(i, j) for j in range(rows) for i in range(cols)]
+    at: dict[str, tuple[int, int]] = {}
+    taken: dict[tuple[int, int], str] = {}
+    for _, code, cell in sorted((cost(c, cell), c, cell) for c in codes for cell in grid):
+        if code not in at and cell not in taken:
+            at[code], taken[cell] = cell, code
+    coords = dict(points)
+
+    def crossed(a: str, cell_a: tuple[int, int], b: str, cell_b: tuple[int, int]) -> int:
+        """1 for each axis on which two districts clearly apart on the map swapped places."""
+        (lat_a, lon_a), (lat_b, lon_b) = coords[a], coords[b]
+        flips = 0
+        if abs(lat_a - lat_b) > _APART and (lat_a - lat_b) * (cell_b[1] - cell_a[1]) < 0:
+            flips += 1
+        if abs(lon_a - lon_b) > _APART and (lon_a - lon_b) * (cell_a[0] - cell_b[0]) < 0:
+            flips += 1
+        return flips
+
+    def score(moved: dict[str, tuple[int, int]]) -> float:
+        """Distance of the moved districts plus a penalty for every order they break (each
+        pair once): north of a neighbour stays north of it, west stays west."""
+        total = sum(cost(code, cell) for code, cell in moved.items())
+        seen = set()
+        for code, cell in moved.items():
+            seen.add(code)
+            for other in codes:
+                if other not in seen:
+                    total += _ORDER_WEIGHT * crossed(code, cell, other, moved.get(other, at[other]))
+        return total
+
+    improved = True
+    while improved:
+        improved = False
+        for a in codes:
+            for cell in grid:
+                b = taken.get(cell)
+                if b == a:
+                    continue
+                here = at[a]
+                before = score({a: here, b: cell} if b else {a: here})
+                after = score({a: cell, b: here} if b else {a: cell})
+                if after < before - 1e-9:
+                    del taken[here]
+                    if b:
+                        at[b], taken[here] = here, b
+                    at[a], taken[cell] = cell, a
+                    improved = True
+    # Drop empty outer rows and columns.
+    left = min(i for i, _ in at.values())
+    top = min(j for _, j in at.values())
+    return tuple((code, (i - left, j - top)) for code, (i, j) in sorted(at.items()))
+
+
+def _classes(measure: str, tiles: Sequence[DistrictTile]) -> list[tuple[float, float, str]]:
+    """The colour classes ``(low, high, legend text)``, lightest first: shares in fifths;
+    counts in quintiles of the districts' own values, so that the map tells districts apart
+    whether they differ by 5 or by 5,000."""
+    if measure in ("overdue", "satisfaction"):
+        return [(k / 5, (k + 1) / 5, f"{k * 20}–{(k + 1) * 20}%") for k in range(5)]
+    values = sorted(int(v) for t in tiles if (v := _value(measure, t)))
+    highs: list[int] = []
+    for k in range(1, 6):
+        high = values[max(0, math.ceil(len(values) * k / 5) - 1)] if values else 0
+        if values and (not highs or high > highs[-1]):
+            highs.append(high)
+    classes, low = [], values[0] if values else 0
+    for high in highs:
+        classes.append((low, high, f"{low}" if low == high else f"{low}–{high}"))
+        low = high + 1
+    return classes
+
+
+def _value(measure: str, tile: DistrictTile) -> float | None:
+    if measure == "overdue":
+        return tile.overdue_share
+    if measure == "satisfaction":
+        return tile.satisfaction
+    value = tile.received if measure == "received" else tile.open
+    return value or None
+
+
+def _class_of(value: float | None, classes: list[tuple[float, float, str]]) -> int | None:
+    if value is None:
+        return None
+    for k, (_low, high, _text) in enumerate(classes):
+        if value <= high + 1e-9:
+            return k
+    return len(classes) - 1
+
+
+def _pct(share: float | None) -> str:
+    return "—" if share is None else f"{share * 100:.0f}%"
+
+
+def _wrap(name: str, width: int = 11, lines: int = 2) -> list[str]:
+    """The name on at most two short lines (whole words where they fit)."""
+    out: list[str] = []
+    for word in name.split():
+        if out and len(out[-1]) + 1 + len(word) <= width:
+            out[-1] += " " + word
+        else:
+            out.append(word)
+    if len(out) > lines:
+        out = [*out[:lines - 1], " ".join(out[lines - 1:])]
+    return [line if len(line) <= width + 1 else line[:width] + "…" for line in out]
+
+
+def district_map(tiles: Sequence[DistrictTile], title: str, *, measure: str = "open",
+                 words: Mapping[str, str] | None = None, tile: int = 74) -> str:
+    """All districts as a tile map coloured by ``measure`` (open cases, overdue share,
+    received, satisfaction rate) with a legend; for open cases a red bar along the foot of
+    each tile shows the overdue share. Each tile's <title> gives all its figures and links to its queue when
+    ``href`` is set. ``words`` are the interface texts (keys: open, overdue, received,
+    satisfaction, overdue_word, no_cases, overdue_share, measure); English when missing."""
+    if measure not in MAP_MEASURES:
+        measure = "open"
+    w = {"open": "Open", "overdue": "Overdue", "received": "Received", "satisfaction": "Satisfied",
+         "overdue_word": "overdue",
+         "no_cases": "no cases", "overdue_share": "overdue share", "measure": measure, **(words or {})}
+    tiles = list(tiles)
+    placed = tile_grid({t.code: (t.lat, t.lon) for t in tiles if t.lat is not None and t.lon is not None})
+    # Districts without coordinates get a row of their own under the map rather than vanish.
+    spare_row = max((j for _, j in placed.values()), default=-1) + 2
+    for k, t in enumerate(sorted((t for t in tiles if t.code not in placed), key=lambda t: t.name)):
+        placed[t.code] = (k, spare_row)
+    cols = max((i for i, _ in placed.values()), default=0) + 1
+    rows = max((j for _, j in placed.values()), default=0) + 1
+    gap, pad, top = 4, 8, 30
+    step = tile + gap
+    width = max(pad * 2 + cols * step - gap, 360)
+    legend_y = top + rows * step + 10
+    height = legend_y + (62 if measure == "open" else 40)
+    classes = _classes(measure, tiles)
+    # Fewer classes than colours (few districts with cases): the darkest still means the most.
+    palette = _PALETTES[measure][5 - len(classes):]
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
-             f'role="img" aria-label="{escape(title)}" class="chart map">',
-             f'<rect width="{width}" height="{height}" fill="#eef3f1" rx="8"/>',
-             f'<text x="10" y="20" font-size="14" font-weight="600">{escape(title)}</text>']
-    if placed:
-        lats = [d[1] for d in placed]
-        lons = [d[2] for d in placed]
-        pad = 40
-        lat_span = (max(lats) - min(lats)) or 1
-        lon_span = (max(lons) - min(lons)) or 1
-        scale = min((width - 2 * pad) / lon_span, (height - 2 * pad - 20) / lat_span)
-        biggest = max(d[3] for d in placed) or 1
-        for name, lat, lon, open_, overdue in sorted(placed, key=lambda d: -d[3]):
-            x = pad + (lon - min(lons)) * scale
-            y = pad + 20 + (max(lats) - lat) * scale
-            r = 4 + 18 * (open_ / biggest) ** 0.5
-            share = overdue / open_ if open_ else 0
-            red, green = int(60 + 160 * share), int(140 - 90 * share)
-            parts.append(
-                f'<g><title>{escape(name)}: {open_} open, {overdue} overdue</title>'
-                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" fill="rgb({red},{green},70)" '
-                f'fill-opacity="0.75" stroke="#fff"/>'
-                f'<text x="{x:.1f}" y="{y + r + 10:.1f}" font-size="9" text-anchor="middle">'
-                f'{escape(name[:14])}</text></g>')
+             f'style="max-width:{width}px;direction:ltr" font-family="{escape(_FONT)}" '
+             f'role="group" aria-label="{escape(title)}" class="chart map" data-measure="{measure}">',
+             f'<text x="{pad}" y="19" font-size="14" font-weight="600">{escape(title)}</text>']
+    for t in sorted(tiles, key=lambda t: placed[t.code][::-1]):
+        col, row = placed[t.code]
+        x, y = pad + col * step, top + row * step
+        value = _value(measure, t)
+        k = _class_of(value, classes)
+        fill = _EMPTY if k is None else palette[k]
+        ink = "#fff" if k is not None and k + 5 - len(classes) >= 3 else "#1d2a33"
+        figures = (f"{t.name}: {w['received']} {t.received} · {w['open']} {t.open} · "
+                   f"{w['overdue']} {t.overdue}"
+                   + (f" ({_pct(t.overdue_share)})" if t.open else "")
+                   + f" · {w['satisfaction']} {_pct(t.satisfaction)}")
+        if measure in ("overdue", "satisfaction"):
+            shown = _pct(value) if value is not None else "—"
+        else:
+            shown = str(int(value or 0))
+        edge = ' stroke="#9aa7ae" stroke-dasharray="3 2"' if k is None else ' stroke="#fff"'
+        tag = (f'<a href="{escape(t.href)}" aria-label="{escape(figures)}">' if t.href else "")
+        g = [f'<g class="tile" data-district="{escape(t.code)}" data-open="{t.open}" '
+             f'data-overdue="{t.overdue}" data-received="{t.received}">{tag}'
+             f'<title>{escape(figures)}</title>',
+             f'<rect x="{x}" y="{y}" width="{tile}" height="{tile}" rx="4" fill="{fill}" '
+             f'{edge}/>']
+        if measure == "open" and t.open:
+            # The overdue share as a red bar along the bottom edge, full width = all overdue.
+            share = min(1.0, t.overdue / t.open)
+            g.append(f'<rect x="{x + 3}" y="{y + tile - 7}" width="{tile - 6}" height="4" rx="2" '
+                     f'fill="#fff" fill-opacity="0.6"/>'
+                     f'<rect x="{x + 3}" y="{y + tile - 7}" width="{(tile - 6) * share:.1f}" height="4" '
+                     f'rx="2" fill="{_MARK}" class="overdue-bar"/>')
+        for n, line in enumerate(_wrap(t.name)):
+            g.append(f'<text x="{x + tile / 2}" y="{y + 14 + n * 11}" font-size="10" '
+                     f'text-anchor="middle" fill="{ink}">{escape(line)}</text>')
+        g.append(f'<text x="{x + tile / 2}" y="{y + 48}" font-size="19" font-weight="700" '
+                 f'text-anchor="middle" fill="{ink}" class="value">{escape(shown)}</text>')
+        if measure == "open" and t.overdue:
+            g.append(f'<text x="{x + tile / 2}" y="{y + 61}" font-size="9.5" text-anchor="middle" '
+                     f'fill="{ink}">{t.overdue} {escape(w["overdue_word"])}</text>')
+        g.append(("</a>" if t.href else "") + "</g>")
+        parts.append("".join(g))
+    # Legend: the colour classes, then (for open cases) what the red bar means.
+    parts.append(f'<text x="{pad}" y="{legend_y + 8}" font-size="11" font-weight="600">'
+                 f'{escape(w["measure"])}</text>')
+    swatch_y = legend_y + 14
+    x = pad
+    parts.append(f'<rect x="{x}" y="{swatch_y}" width="14" height="14" rx="2" fill="{_EMPTY}" '
+                 f'stroke="#9aa7ae" stroke-dasharray="3 2"/><text x="{x + 18}" y="{swatch_y + 11}" '
+                 f'font-size="10.5">{escape(w["no_cases"])}</text>')
+    x += 26 + 6 * len(w["no_cases"])
+    for k, (_low, _high, text) in enumerate(classes):
+        parts.append(f'<rect x="{x}" y="{swatch_y}" width="14" height="14" rx="2" fill="{palette[k]}" '
+                     f'stroke="#c9d3d8"/><text x="{x + 18}" y="{swatch_y + 11}" font-size="10.5">'
+                     f'{escape(text)}</text>')
+        x += 26 + 6 * len(text)
+    if measure == "open":  # on a line of its own: the classes may fill the first
+        x, bar_y = pad, swatch_y + 20
+        parts.append(f'<rect x="{x}" y="{bar_y + 5}" width="40" height="4" rx="2" fill="#dfe5e8"/>'
+                     f'<rect x="{x}" y="{bar_y + 5}" width="20" height="4" rx="2" fill="{_MARK}"/>'
+                     f'<text x="{x + 46}" y="{bar_y + 11}" font-size="10.5">'
+                     f'{escape(w["overdue_share"])}</text>')
     parts.append("</svg>")
     return "".join(parts)

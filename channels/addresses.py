@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 
@@ -15,6 +16,14 @@ class AddressError(ValueError):
 
 def phone_e164(raw: str, region: str = "PK") -> str:
     """+923001234567 from 0300-1234567, 923001234567, +92 300 1234567, whatsapp:+92..."""
+    return _phone_e164(raw, region)
+
+
+# Every webhook parses its sender's number, and citizens write again and again from the
+# same few numbers: parsing (phonenumbers' metadata, a tenth of a millisecond) is cached.
+# A bad number raises, and exceptions are not cached.
+@lru_cache(maxsize=8192)
+def _phone_e164(raw: str, region: str) -> str:
     text = raw.strip().removeprefix("whatsapp:").removeprefix("tel:")
     try:
         number = phonenumbers.parse(text, region)

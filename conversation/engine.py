@@ -23,7 +23,7 @@ from conversation.messages import Reply
 from conversation.nlu import is_no, is_yes, understand
 from conversation.turn import Turn, current
 from storage import lifecycle
-from storage.messages import conversation_for, queue_outbound
+from storage.messages import conversation_for, finish_turn, queue_outbound_ids
 from storage.models import Attachment, Complaint, Conversation, District, Message, utcnow
 
 FORM = "complaint_form"
@@ -52,9 +52,11 @@ class Engine:
 
     # --- the turn ------------------------------------------------------------------------
 
-    def handle(self, session: Session, message: Message | int) -> list[Message]:
-        """Take one turn for a stored inbound message; returns the queued replies.
+    def handle(self, session: Session, message: Message | int,
+               conversation: Conversation | None = None) -> list[int]:
+        """Take one turn for a stored inbound message; returns the ids of the queued replies.
 
+        ``conversation`` is the sender's, when the caller loaded it with the message.
         A message already handled (a job run twice) is not handled again.
         """
         if isinstance(message, int):
@@ -62,7 +64,8 @@ class Engine:
         if message is None or message.direction != "in" or message.status == "processed":
             return []
         contact = message.contact
-        conversation = conversation_for(session, contact.id)
+        if conversation is None or conversation.contact_id != contact.id:
+            conversation = conversation_for(session, contact.id)
         state = dict(conversation.state or {})
         u = understand(message.text, self.prefix)
         lang = self._language(conversation, state, message)
@@ -74,17 +77,14 @@ class Engine:
                 self._dispatch(turn)
         finally:
             current.reset(token)
-        conversation.state = turn.state
-        conversation.language = turn.lang
-        conversation.last_inbound_at = message.received_at or utcnow()
-        message.conversation_id = conversation.id
-        message.language = turn.lang
-        message.status = "processed"
-        complaint_id = turn.message.complaint_id
-        return [queue_outbound(session, contact, r.text, kind=r.kind, conversation_id=conversation.id,
-                               complaint_id=complaint_id, language=turn.lang,
-                               extras={"key": r.key} if r.key else None)
-                for r in turn.replies]
+        # The conversation and the message are written on Core (two UPDATEs built once),
+        # the replies in one INSERT: the ORM's unit of work costs more than the turn itself.
+        finish_turn(session, conversation, message, state=turn.state, language=turn.lang,
+                    last_inbound_at=message.received_at or utcnow())
+        replies = [{"text": r.text, "kind": r.kind, "extras": {"key": r.key} if r.key else None}
+                   for r in turn.replies]
+        return queue_outbound_ids(session, contact, replies, conversation_id=conversation.id,
+                                  complaint_id=message.complaint_id, language=turn.lang)
 
     def _language(self, conversation: Conversation, state: dict, message: Message) -> str:
         """The conversation's language: chosen once explicitly, else what the citizen writes."""

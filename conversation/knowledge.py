@@ -38,6 +38,9 @@ class Knowledge:
     _district_index: dict[str, str] = field(default_factory=dict)
     _latin_names: list[str] = field(default_factory=list)
     _keywords: list[tuple[str, str, int]] = field(default_factory=list)  # phrase, category, weight
+    _needles: dict = field(default_factory=dict, repr=False)  # see _needle_index
+    _needles_for: list | None = field(default=None, repr=False)
+    _needles_count: int = field(default=-1, repr=False)
 
     @classmethod
     def load(cls, session: Session) -> Knowledge:
@@ -88,15 +91,36 @@ class Knowledge:
     # --- departments and categories -------------------------------------------------------
 
     def suggest_category(self, text: str) -> str | None:
-        """The category whose keywords the description uses most, if any."""
+        """The category whose keywords the description uses most, if any.
+
+        A keyword counts when it appears as whole words, or (longer than 4 characters)
+        anywhere in the text. Only the keywords whose first three characters occur in the
+        text are checked (an index built once), not all of them."""
         padded = f" {normalize(text)} "
-        scores: dict[str, int] = {}
-        for phrase, code, weight in self._keywords:
-            if f" {phrase} " in padded or (len(phrase) > 4 and phrase in padded):
-                scores[code] = scores.get(code, 0) + weight
-        if not scores:
+        index = self._needle_index()
+        hits: set[int] = set()
+        for i in range(len(padded) - 2):
+            for position, needle in index.get(padded[i:i + 3], ()):
+                if position not in hits and needle in padded:
+                    hits.add(position)
+        if not hits:
             return None
+        scores: dict[str, int] = {}
+        for position in sorted(hits):  # in keyword order, so a tie goes as it always did
+            _, code, weight = self._keywords[position]
+            scores[code] = scores.get(code, 0) + weight
         return max(scores.items(), key=lambda item: item[1])[0]
+
+    def _needle_index(self) -> dict[str, list[tuple[int, str]]]:
+        """First three characters -> (keyword position, the string to find). A keyword of
+        more than 4 characters is found anywhere; a shorter one only between spaces."""
+        if self._needles_for is not self._keywords or len(self._keywords) != self._needles_count:
+            index: dict[str, list[tuple[int, str]]] = {}
+            for position, (phrase, _, _) in enumerate(self._keywords):
+                needle = phrase if len(phrase) > 4 else f" {phrase} "
+                index.setdefault(needle[:3], []).append((position, needle))
+            self._needles, self._needles_for, self._needles_count = index, self._keywords, len(self._keywords)
+        return self._needles
 
     def name(self, kind: str, code: str | None, lang: str) -> str | None:
         if code is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Flask, jsonify, request
+from flask.sessions import SecureCookieSessionInterface
 
 from gateway.runtime import Runtime
 
@@ -20,6 +21,7 @@ def create_app(rt: Runtime) -> Flask:
         JSON_AS_ASCII=False,
     )
     app.json.ensure_ascii = False
+    app.session_interface = _CookieSessions()
     app.extensions["ikhtiyar"] = rt
     if rt.settings.trust_proxy:
         # IKHTIYAR_TRUST_PROXY: the URL Twilio signed is rebuilt from the proxy's
@@ -89,6 +91,16 @@ def create_app(rt: Runtime) -> Flask:
         return response
 
     return app
+
+
+class _CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions; a request without the cookie (every webhook) gets
+    its empty session without building the cookie's signing serializer first."""
+
+    def open_session(self, app: Flask, request):
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def register_machine_blueprint(app: Flask, bp: Blueprint) -> None:

@@ -317,7 +317,7 @@ def smtp() -> None:
 @click.option("--once", is_flag=True, help="Store what is in the mailbox now, then stop.")
 def imap_poll(once: bool) -> None:
     """Fetch mail from IKHTIYAR_IMAP_URL (IDLE where the server has it, else polling)."""
-    from channels.email.imap import ImapUrlError
+    from channels.email.imap import ImapTlsError, ImapUrlError
     from gateway import mail_service
 
     rt = _runtime(prepare=True)
@@ -329,7 +329,10 @@ def imap_poll(once: bool) -> None:
         raise click.ClickException(f"IKHTIYAR_IMAP_URL: {exc}") from None
     rt.queue.start()
     if once:
-        click.echo(f"stored {poller.poll_once()} message(s)")
+        try:
+            click.echo(f"stored {poller.poll_once()} message(s)")
+        except ImapTlsError as exc:
+            raise click.ClickException(str(exc)) from None
         if not rt.settings.redis_url:
             while rt.queue.pending():  # let this process's worker answer them
                 time.sleep(0.1)

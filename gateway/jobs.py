@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import defer, joinedload
 
 from channels import log_sender, registry
 from channels.delivery import Outgoing, PermanentError, TransientError
+from channels.email import outbox as email_outbox
 from gateway import runtime as rt_module
 from gateway.settings import load_settings
 from storage.db import is_sqlite, transaction
@@ -41,26 +42,33 @@ def runtime() -> rt_module.Runtime:
     return _runtime
 
 
+# Built once: a turn runs them for every message. The raw provider payload is only read by
+# email turns (loaded on access); decrypting it for every turn would be wasted work.
+_SENDER = select(Message.contact_id).where(Message.id == bindparam("message_id")).scalar_subquery()
+_LOCK_SENDER = select(Contact.id).where(Contact.id == _SENDER).with_for_update()
+# The sender's conversation comes in the same statement (None before their first turn).
+_WAITING = (select(Message, Conversation).options(joinedload(Message.contact), defer(Message.raw))
+            .outerjoin(Conversation, Conversation.contact_id == Message.contact_id)
+            .where(Message.contact_id == _SENDER, Message.direction == "in",
+                   Message.status == "received", Message.id <= bindparam("message_id"))
+            .order_by(Message.id))
+
+
 def process_inbound(message_id: int) -> list[int]:
     """A conversation turn; earlier unprocessed messages of the same sender go first."""
     rt = runtime()
+    params = {"message_id": message_id}
     with transaction(rt.sessions) as session:
-        sender = select(Message.contact_id).where(Message.id == message_id).scalar_subquery()
         if not is_sqlite(rt.engine):
             # Lock the sender's contact so two workers never interleave one conversation
             # (SQLite's BEGIN IMMEDIATE already serializes writers).
-            session.execute(select(Contact.id).where(Contact.id == sender).with_for_update())
-        waiting = session.scalars(
-            select(Message).options(joinedload(Message.contact))
-            .where(Message.contact_id == sender, Message.direction == "in",
-                   Message.status == "received", Message.id <= message_id)
-            .order_by(Message.id)).all()
+            session.execute(_LOCK_SENDER, params)
+        waiting = session.execute(_WAITING, params).all()
         if not waiting:
             return []
         engine = rt.conversation(session)
-        outbound = [m for message in waiting for m in engine.handle(session, message)]
-        session.flush()
-        ids = [m.id for m in outbound]
+        ids = [mid for message, conversation in waiting
+               for mid in engine.handle(session, message, conversation)]
     for mid in ids:
         rt.queue.enqueue(deliver, mid)
     return ids
@@ -83,6 +91,10 @@ def deliver(message_id: int) -> str | None:
         if contact.opted_out:
             advance_status(message, OutboxStatus.FAILED, error="the citizen has opted out")
             return message.status
+        # Email: one mail per turn; the turn's first row carries the others (channels.email.outbox).
+        outgoing, carried = email_outbox.gather(session, message, outgoing)
+        if outgoing is None:
+            return message.status
         send = log_sender.send if contact.simulated else registry.sender_for(message.channel, rt.settings)
         retry_at = None
         try:
@@ -98,6 +110,7 @@ def deliver(message_id: int) -> str | None:
         else:
             message.attempts += 1
             advance_status(message, result.status, provider_id=result.provider_id)
+        email_outbox.follow(session, message, carried)
         status = message.status
         delay = None if retry_at is None else max(0.0, (retry_at - utcnow()).total_seconds())
     if delay is not None:

@@ -85,9 +85,12 @@ def _store_automatic(session, parsed: ParsedMail, inbound) -> tuple[int, bool]:
     message.status = "ignored"
     session.flush()
     if parsed.bounce is not None and parsed.bounce.failed:
-        for original in bounced:
+        noted: set[int | None] = set()
+        for original in bounced:  # one mail may carry several rows of a turn: one note per case
             mail.record_bounce(session, original, message,
-                               parsed.bounce.diagnostic or parsed.bounce.status or "returned")
+                               parsed.bounce.diagnostic or parsed.bounce.status or "returned",
+                               note=original.complaint_id not in noted)
+            noted.add(original.complaint_id)
     elif parsed.automatic and not bounced:
         thread = mail.find_thread(session, contact, mail.mail_info(message), None)
         if thread.complaint is not None:  # an out-of-office reply shows on its case

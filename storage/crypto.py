@@ -32,7 +32,8 @@ class Vault:
         if len(data_key) != 32:
             raise ValueError("the data key must be 32 bytes")
         self._aead = AESGCM(_derive(data_key, b"ikhtiyar pii encryption"))
-        self._mac_key = _derive(data_key, b"ikhtiyar pii lookup")
+        # Keyed once; each digest copies it (an HMAC's key set-up costs as much as the hash).
+        self._mac = hmac.new(_derive(data_key, b"ikhtiyar pii lookup"), digestmod=hashlib.sha256)
 
     def encrypt(self, plaintext: str) -> str:
         nonce = os.urandom(12)
@@ -49,7 +50,9 @@ class Vault:
             raise DecryptionError("stored personal data does not match IKHTIYAR_DATA_KEY") from exc
 
     def digest(self, normalized: str) -> str:
-        return hmac.new(self._mac_key, normalized.encode(), hashlib.sha256).hexdigest()
+        mac = self._mac.copy()
+        mac.update(normalized.encode())
+        return mac.hexdigest()
 
 
 def _derive(key: bytes, info: bytes) -> bytes:

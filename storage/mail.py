@@ -7,6 +7,11 @@ once sent). Every outbound email row gets, when it is queued (whoever queues it:
 engine, an officer's action, a status update), the headers that keep it in the citizen's
 thread: In-Reply-To, References, the subject and the tracking number. A before-flush hook
 does it, so no caller can forget it, and a retry sends the very same headers.
+
+Turns: the hook also stamps every outbound email row with its turn, shared by all rows
+queued in one transaction (a conversation turn, an officer's action). The outbox sends a
+turn's rows of one case as one mail (channels.email.outbox), so a citizen gets one mail
+per turn, not one per reply.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String, event, select
+from sqlalchemy import BigInteger, ForeignKey, String, event, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -153,6 +158,19 @@ def thread_headers(session: Session, message: Message) -> dict:
     return headers
 
 
+_TURN_KEY = "ikhtiyar.mail_turn"
+
+
+def _turn(session: Session) -> str:
+    """The turn of the session's current transaction: the same for every flush in it."""
+    transaction = session.get_transaction()
+    held = session.info.get(_TURN_KEY)
+    if held is None or held[0] is not transaction:
+        held = (transaction, secrets.token_hex(8))
+        session.info[_TURN_KEY] = held
+    return held[1]
+
+
 @event.listens_for(Session, "before_flush")
 def _thread_new_mail(session: Session, _context, _instances) -> None:
     pending = [m for m in session.new if isinstance(m, Message) and m.direction == "out"
@@ -160,32 +178,63 @@ def _thread_new_mail(session: Session, _context, _instances) -> None:
     if not pending:
         return
     with session.no_autoflush:
+        turn = _turn(session)
         for message in pending:
-            message.payload = {**(message.payload or {}), "email": thread_headers(session, message)}
+            headers = {**thread_headers(session, message), "turn": turn}
+            message.payload = {**(message.payload or {}), "email": headers}
+
+
+def turn_mail(session: Session, message: Message) -> list[Message] | None:
+    """The queued outbound email rows that go out in one mail with ``message``: its turn's
+    rows for the same case, oldest first, locked (PostgreSQL) so that two delivery jobs never
+    send them twice. None when an older queued row of the turn carries ``message``."""
+    turn = (message.payload or {}).get("email", {}).get("turn")
+    if not turn:
+        return [message]
+    rows = session.scalars(
+        select(Message).where(Message.contact_id == message.contact_id, Message.channel == "email",
+                              Message.direction == "out", Message.status == OutboxStatus.QUEUED.value)
+        .order_by(Message.id).with_for_update().execution_options(populate_existing=True)).all()
+    group = [m for m in rows if m.complaint_id == message.complaint_id
+             and (m.payload or {}).get("email", {}).get("turn") == turn]
+    if not group or group[0].id != message.id:
+        return None
+    return group
 
 
 # --- bounces --------------------------------------------------------------------------------
 
 
+def carried_provider_id(mail_id: str, position: int) -> str:
+    """The provider id of a row that went out inside the mail ``mail_id`` (the carrying
+    row's own id is the Message-ID; provider ids are unique per channel)."""
+    return f"{mail_id}#{position}"
+
+
 def our_mail(session: Session, message_ids: list[str]) -> list[Message]:
-    """Our outbound emails with these Message-IDs."""
-    ids = [m for m in (clean_message_id(x) for x in message_ids) if m]
+    """Our outbound emails with these Message-IDs, and the rows each of them carried."""
+    ids = [m for m in (clean_message_id(x) for x in message_ids) if m][:20]
     if not ids:
         return []
     return list(session.scalars(select(Message).where(
-        Message.channel == "email", Message.direction == "out", Message.provider_id.in_(ids))))
+        Message.channel == "email", Message.direction == "out",
+        or_(Message.provider_id.in_(ids),
+            *(Message.provider_id.startswith(carried_provider_id(m, ""), autoescape=True) for m in ids)))
+        .order_by(Message.id)))
 
 
-def record_bounce(session: Session, bounced: Message, notice: Message, diagnostic: str) -> None:
+def record_bounce(session: Session, bounced: Message, notice: Message, diagnostic: str,
+                  note: bool = True) -> None:
     """A delivery status notification says our mail did not arrive: the outbound row fails
-    and the case's timeline shows it, so an officer can reach the citizen another way."""
+    and the case's timeline shows it, so an officer can reach the citizen another way
+    (``note=False`` for the other rows of a mail that carried several)."""
     error = f"bounced: {diagnostic}"[:500]
     if bounced.status != OutboxStatus.FAILED:
         bounced.status = OutboxStatus.FAILED.value  # a bounce overrides "sent": it did not arrive
         bounced.next_attempt_at = None
     bounced.error = error
     notice.complaint_id = bounced.complaint_id
-    if bounced.complaint_id:
+    if bounced.complaint_id and note:
         complaint = session.get(Complaint, bounced.complaint_id)
         lifecycle.note(session, complaint, lifecycle.SYSTEM,
                        f"Email to the citizen could not be delivered ({diagnostic[:200]})",

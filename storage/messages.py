@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, Text, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storage import lifecycle
-from storage.crypto import lookup_hash
+from storage.crypto import lookup_hash, vault
 from storage.models import Citizen, Complaint, Contact, Conversation, Message, OutboxStatus, utcnow
 
 # Channels whose address is a phone number: one citizen behind the same number on each.
@@ -25,11 +26,47 @@ PHONE_CHANNELS = ("whatsapp", "sms", "voice")
 # Built once: the webhook path runs them for every message.
 _CONTACT_ID = select(Contact.id).where(Contact.channel == bindparam("channel"),
                                        Contact.address_hash == bindparam("digest"))
+_PHONE_CITIZEN = (select(Contact.citizen_id)
+                  .where(Contact.channel.in_(PHONE_CHANNELS), Contact.address_hash == bindparam("digest"),
+                         Contact.simulated == bindparam("simulated")).limit(1))
+_NEW_CITIZEN = insert(Citizen.__table__).returning(Citizen.__table__.c.id)
+_NEW_CONTACT = insert(Contact.__table__).returning(Contact.__table__.c.id)
+_CONVERSATION = select(Conversation).where(Conversation.contact_id == bindparam("contact_id"))
+_MESSAGE_ID = select(Message.id).where(Message.channel == bindparam("channel"),
+                                       Message.provider_id == bindparam("provider_id"))
+_OUTBOX_INSERT = insert(Message.__table__).returning(Message.__table__.c.id, sort_by_parameter_order=True)
+_TURN_DONE = (update(Message.__table__).where(Message.__table__.c.id == bindparam("m_id"))
+              .values(conversation_id=bindparam("m_conversation"), language=bindparam("m_language"),
+                      status=bindparam("m_status"), complaint_id=bindparam("m_complaint"),
+                      updated_at=bindparam("m_updated")))
+_CONVERSATION_SAVE = (update(Conversation.__table__).where(Conversation.__table__.c.id == bindparam("c_id"))
+                      .values(state=bindparam("c_state"), language=bindparam("c_language"),
+                              last_inbound_at=bindparam("c_last_inbound"), updated_at=bindparam("c_updated")))
+# ``raw`` is bound as sealed text (see seal_raw): it is encrypted before the statement runs,
+# so a caller can do it before taking SQLite's write lock.
 _INSERT_ONCE = {
-    name: insert(Message.__table__).on_conflict_do_nothing(index_elements=["channel", "provider_id"])
+    name: insert(Message.__table__).values(raw=bindparam("raw", type_=Text()))
+    .on_conflict_do_nothing(index_elements=["channel", "provider_id"])
     .returning(Message.__table__.c.id)
     for name, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
 }
+
+
+def _insert_for_known_contact(dialect_insert):
+    """INSERT ... SELECT: the message under the contact of (channel, address hash), in one
+    statement; no row when the contact is not known yet, or the message is a repeat."""
+    m, c = Message.__table__, Contact.__table__
+    fields = ("direction", "channel", "provider_id", "text", "language", "payload", "status",
+              "attempts", "received_at", "created_at", "updated_at")
+    columns = [bindparam(name, type_=m.c[name].type) for name in fields]
+    source = select(*columns, c.c.id, bindparam("raw", type_=Text())).where(
+        c.c.channel == bindparam("channel"), c.c.address_hash == bindparam("digest"))
+    return (dialect_insert(m).from_select([*fields, "contact_id", "raw"], source)
+            .on_conflict_do_nothing(index_elements=["channel", "provider_id"]).returning(m.c.id))
+
+
+_INSERT_FOR_KNOWN_CONTACT = {name: _insert_for_known_contact(insert)
+                             for name, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))}
 
 _RANK = {OutboxStatus.QUEUED: 0, OutboxStatus.SENT: 1, OutboxStatus.DELIVERED: 2,
          OutboxStatus.READ: 3, OutboxStatus.FAILED: 4}
@@ -45,38 +82,34 @@ def find_contact(session: Session, channel: str, address: str) -> Contact | None
     ).first()
 
 
-def contact_id_for(session: Session, channel: str, address: str, *, simulated: bool = False) -> int:
+def contact_id_for(session: Session | Connection, channel: str, address: str, *,
+                   simulated: bool = False, digest: str | None = None) -> int:
     """The id of the contact for this address on this channel, created with its citizen if
-    new. The webhook's hot path: one indexed look-up, nothing decrypted.
+    new. The webhook's hot path: one indexed look-up, nothing decrypted; Core statements
+    built once, so it runs on a Session's connection or on a bare Connection alike.
 
     A phone number already known on another phone channel keeps its citizen, so a complaint
-    filed by WhatsApp can be confirmed by SMS from the same number.
+    filed by WhatsApp can be confirmed by SMS from the same number. ``digest`` is
+    ``address_hash(address)`` when the caller has it already.
     """
-    digest = address_hash(address)
-    found = session.connection().execute(_CONTACT_ID, {"channel": channel, "digest": digest}).scalar()
+    connection = session.connection() if isinstance(session, Session) else session
+    digest = digest or address_hash(address)
+    found = connection.execute(_CONTACT_ID, {"channel": channel, "digest": digest}).scalar()
     if found is not None:
         return found
     citizen_id = None
     if channel in PHONE_CHANNELS:
-        citizen_id = session.scalars(
-            select(Contact.citizen_id).where(
-                Contact.channel.in_(PHONE_CHANNELS), Contact.address_hash == digest,
-                Contact.simulated == simulated)
-        ).first()
+        citizen_id = connection.execute(_PHONE_CITIZEN, {"digest": digest, "simulated": simulated}).scalar()
     if citizen_id is None:
-        citizen = Citizen()
-        session.add(citizen)
-        session.flush()
-        citizen_id = citizen.id
-    contact = Contact(citizen_id=citizen_id, channel=channel, address=address.strip(),
-                      address_hash=digest, simulated=simulated)
+        citizen_id = connection.execute(_NEW_CITIZEN, {"created_at": utcnow()}).scalar_one()
     try:
-        with session.begin_nested():
-            session.add(contact)
+        with connection.begin_nested():
+            return connection.execute(_NEW_CONTACT, {
+                "citizen_id": citizen_id, "channel": channel, "address": address.strip(),
+                "address_hash": digest, "simulated": simulated, "opted_out": False,
+                "created_at": utcnow()}).scalar_one()
     except IntegrityError:  # another process created it a moment ago
-        return session.scalar(
-            select(Contact.id).where(Contact.channel == channel, Contact.address_hash == digest))
-    return contact.id
+        return connection.execute(_CONTACT_ID, {"channel": channel, "digest": digest}).scalar_one()
 
 
 def contact_for(session: Session, channel: str, address: str, *, simulated: bool = False) -> Contact:
@@ -84,32 +117,59 @@ def contact_for(session: Session, channel: str, address: str, *, simulated: bool
     return session.get(Contact, contact_id_for(session, channel, address, simulated=simulated))
 
 
-def store_inbound(session: Session, contact_id: int, *, channel: str, provider_id: str,
-                  text: str, payload: dict, raw: str | None = None,
+class Sealed(str):
+    """Text already encrypted for an EncryptedText column."""
+
+
+def seal_raw(raw: str | None) -> Sealed | None:
+    """A provider payload encrypted for the messages table's ``raw`` column (what
+    EncryptedText would do, done early: outside the transaction, on the webhook's path)."""
+    return None if raw is None else Sealed(vault().encrypt(raw))
+
+
+def store_inbound(session: Session | Connection, contact_id: int, *, channel: str, provider_id: str,
+                  text: str, payload: dict, raw: str | Sealed | None = None,
                   received_at: datetime | None = None,
                   language: str | None = None) -> tuple[int, bool]:
     """Store an inbound message once; a repeat of the same provider id returns the first
     row's id and False.
 
     One INSERT ... ON CONFLICT DO NOTHING: the webhook's hot path, safe under concurrent
-    deliveries of the same message on SQLite and PostgreSQL alike.
+    deliveries of the same message on SQLite and PostgreSQL alike. ``raw`` is encrypted
+    here unless it comes sealed already (``seal_raw``).
     """
     now = utcnow()
     values = dict(direction="in", channel=channel, provider_id=provider_id, contact_id=contact_id,
-                  text=text, payload=payload, raw=raw, status="received", attempts=0,
-                  received_at=received_at or now, language=language, created_at=now, updated_at=now)
-    connection = session.connection()  # Core, not the ORM: this is the hot path
+                  text=text, payload=payload, raw=raw if raw is None or isinstance(raw, Sealed) else seal_raw(raw),
+                  status="received", attempts=0, received_at=received_at or now, language=language,
+                  created_at=now, updated_at=now)
+    # Core, not the ORM: this is the hot path
+    connection = session.connection() if isinstance(session, Session) else session
     new_id = connection.execute(_INSERT_ONCE[connection.dialect.name], values).scalar()
     if new_id is not None:
         return new_id, True
-    return session.scalar(select(Message.id).where(
-        Message.channel == channel, Message.provider_id == provider_id)), False
+    return connection.execute(_MESSAGE_ID, {"channel": channel, "provider_id": provider_id}).scalar(), False
+
+
+def store_from_known_contact(session: Session | Connection, digest: str, *, channel: str,
+                             provider_id: str, text: str, payload: dict, raw: Sealed | None = None,
+                             received_at: datetime | None = None,
+                             language: str | None = None) -> int | None:
+    """The webhook's common case in one statement: a new message from a contact we know.
+    Returns the new row's id, or None when the contact is not known yet or the message is
+    a repeat (``contact_id_for`` and ``store_inbound`` then settle it)."""
+    now = utcnow()
+    connection = session.connection() if isinstance(session, Session) else session
+    return connection.execute(_INSERT_FOR_KNOWN_CONTACT[connection.dialect.name], {
+        "direction": "in", "channel": channel, "provider_id": provider_id, "text": text,
+        "language": language, "payload": payload, "status": "received", "attempts": 0,
+        "received_at": received_at or now, "created_at": now, "updated_at": now,
+        "digest": digest, "raw": raw}).scalar()
 
 
 def conversation_for(session: Session, contact_id: int) -> Conversation:
     """The contact's conversation (its state carries the dialogue), started if new."""
-    conversation = session.scalars(
-        select(Conversation).where(Conversation.contact_id == contact_id)).first()
+    conversation = session.scalars(_CONVERSATION, {"contact_id": contact_id}).first()
     if conversation is None:
         conversation = Conversation(contact_id=contact_id, state={})
         session.add(conversation)
@@ -134,6 +194,59 @@ def queue_outbound(session: Session, contact: Contact, text: str, *, kind: str =
                       status=OutboxStatus.QUEUED.value, next_attempt_at=utcnow())
     session.add(message)
     return message
+
+
+def queue_outbound_ids(session: Session, contact: Contact, replies: list[dict], *,
+                       conversation_id: int | None = None, complaint_id: int | None = None,
+                       language: str | None = None) -> list[int]:
+    """``queue_outbound`` for a turn's replies (each a dict of ``text``, ``kind``,
+    ``extras``): the outbox row ids, in order, from one multi-row INSERT.
+
+    Email rows go through the ORM instead: storage.mail's before-flush hook stamps their
+    thread headers and turn, and it sees only ORM objects.
+    """
+    if not replies:
+        return []
+    if contact.channel == "email":
+        rows = [queue_outbound(session, contact, r["text"], kind=r["kind"], conversation_id=conversation_id,
+                               complaint_id=complaint_id, language=language, extras=r.get("extras"))
+                for r in replies]
+        session.flush()
+        return [m.id for m in rows]
+    now = utcnow()
+    values = [{"direction": "out", "channel": contact.channel, "provider_id": None,
+               "contact_id": contact.id, "conversation_id": conversation_id,
+               "complaint_id": complaint_id, "text": r["text"], "language": language,
+               "kind": r["kind"], "payload": r.get("extras") or {}, "raw": None,
+               "status": OutboxStatus.QUEUED.value, "attempts": 0, "next_attempt_at": now,
+               "error": None, "received_at": None, "created_at": now, "updated_at": now}
+              for r in replies]
+    return list(session.connection().execute(_OUTBOX_INSERT, values).scalars())
+
+
+def finish_turn(session: Session, conversation: Conversation, message: Message, *, state: dict,
+                language: str, last_inbound_at: datetime) -> None:
+    """Write what a turn changed in its conversation and inbound message: two UPDATEs on
+    Core (built once), and the loaded objects told the new values, so the session neither
+    writes them again nor serves stale ones to the next turn in the same transaction.
+
+    Whatever else the turn changed through the ORM is flushed first (a complaint filed
+    the row points at must exist before it)."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    connection = session.connection()
+    now = utcnow()
+    connection.execute(_CONVERSATION_SAVE, {"c_id": conversation.id, "c_state": state, "c_language": language,
+                                            "c_last_inbound": last_inbound_at, "c_updated": now})
+    connection.execute(_TURN_DONE, {"m_id": message.id, "m_conversation": conversation.id,
+                                    "m_language": language, "m_status": "processed",
+                                    "m_complaint": message.complaint_id, "m_updated": now})
+    for obj, values in ((conversation, {"state": state, "language": language,
+                                        "last_inbound_at": last_inbound_at, "updated_at": now}),
+                        (message, {"conversation_id": conversation.id, "language": language,
+                                   "status": "processed", "updated_at": now})):
+        for key, value in values.items():
+            set_committed_value(obj, key, value)
 
 
 def advance_status(message: Message, status: str, *, provider_id: str | None = None,

@@ -2,8 +2,11 @@
 
 ``IKHTIYAR_IMAP_URL``: ``imaps://user:pass@host:993/INBOX`` (TLS from the first byte, the
 default), ``imap://user:pass@host:143/INBOX`` (STARTTLS, required). Options:
-``?processed=Folder`` where handled mail is moved (default ``Processed``), ``?verify=0``,
-``?cafile=PATH``, and ``?tls=0`` for a plain connection (a loopback test server only).
+``?processed=Folder`` where handled mail is moved (default ``Processed``), ``?cafile=PATH``
+to trust a private CA (PEM) besides the system's, ``?verify=0`` to accept any certificate,
+and ``?tls=0`` for a plain connection (a loopback test server only). A certificate that is
+not trusted, or a server without STARTTLS, stops the poller before it logs in: nothing is
+fetched or moved, and ``ImapTlsError`` says why.
 
 Each new message is stored first, then the mailbox's UIDVALIDITY and last UID are saved in
 the database, then the message is moved: a crash at any point neither misses a message nor
@@ -33,6 +36,10 @@ class ImapUrlError(ValueError):
     """IKHTIYAR_IMAP_URL cannot be used; says why."""
 
 
+class ImapTlsError(ConnectionError):
+    """No trusted TLS connection to the mailbox; nothing was sent or fetched."""
+
+
 @dataclass(frozen=True)
 class Mailbox:
     host: str
@@ -59,9 +66,16 @@ class Mailbox:
             port = parts.port or (993 if parts.scheme == "imaps" else 143)
         except ValueError:
             raise ImapUrlError("has an invalid port") from None
-        return cls(parts.hostname, port, unquote(parts.username), unquote(parts.password or ""),
-                   unquote(parts.path.lstrip("/")) or "INBOX", query.get("processed", "Processed"),
-                   tls, query.get("verify", "1") not in ("0", "false", "no"), query.get("cafile"))
+        box = cls(parts.hostname, port, unquote(parts.username), unquote(parts.password or ""),
+                  unquote(parts.path.lstrip("/")) or "INBOX", query.get("processed", "Processed"),
+                  tls, query.get("verify", "1") not in ("0", "false", "no"), query.get("cafile"))
+        if box.cafile and box.tls != "none":
+            try:  # a wrong path is a configuration error now, not a failure at each round
+                box.context()
+            except (OSError, ssl.SSLError) as exc:
+                raise ImapUrlError(f"?cafile={box.cafile} cannot be read as PEM certificates: "
+                                   f"{exc.strerror or exc}") from None
+        return box
 
     @property
     def key(self) -> str:
@@ -92,10 +106,21 @@ class ImapPoller:
 
     def connect(self) -> IMAPClient:
         box = self.mailbox
-        client = IMAPClient(box.host, port=box.port, ssl=box.tls == "tls",
-                            ssl_context=box.context() if box.tls == "tls" else None, timeout=60)
+        where = f"IMAP server {box.host}:{box.port}"
+        try:
+            client = IMAPClient(box.host, port=box.port, ssl=box.tls == "tls",
+                                ssl_context=box.context() if box.tls == "tls" else None, timeout=60)
+        except ssl.SSLError as exc:
+            raise ImapTlsError(_tls_problem(where, exc)) from None
         if box.tls == "starttls":
-            client.starttls(box.context())
+            try:
+                client.starttls(box.context())
+            except ssl.SSLError as exc:
+                _close(client)
+                raise ImapTlsError(_tls_problem(where, exc)) from None
+            except IMAPClient.Error as exc:  # never log in in clear instead
+                _close(client)
+                raise ImapTlsError(f"{where} refused STARTTLS ({exc}); not logging in without TLS") from None
         client.login(box.username, box.password)
         if not client.folder_exists(box.processed):
             client.create_folder(box.processed)
@@ -170,6 +195,10 @@ class ImapPoller:
                             stop.wait(self.poll_seconds)
                 finally:
                     _logout(client)
+            except ImapTlsError as exc:  # a configuration problem: the message says what to do
+                log.error("%s; retrying in %.0f s", exc, pause)
+                stop.wait(pause)
+                pause = min(pause * 2, 300.0)
             except Exception:
                 log.exception("IMAP polling of %s failed; retrying in %.0f s", self.mailbox.key, pause)
                 stop.wait(pause)
@@ -192,4 +221,17 @@ class ImapPoller:
 def _logout(client: IMAPClient) -> None:
     with contextlib.suppress(Exception):  # the connection is gone already
         client.logout()
+
+
+def _close(client: IMAPClient) -> None:
+    """Drop a connection whose TLS failed (no LOGOUT: nothing more is said in clear)."""
+    with contextlib.suppress(Exception):
+        client.shutdown()
+
+
+def _tls_problem(where: str, exc: ssl.SSLError) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (f"{where}: TLS certificate not trusted ({exc.verify_message}); "
+                "add ?cafile=PATH to IKHTIYAR_IMAP_URL to trust a private CA")
+    return f"{where}: TLS handshake failed ({exc.reason or exc})"
 

@@ -8,7 +8,8 @@ automatic reply so that other robots do not answer it.
 ``IKHTIYAR_SMTP_URL``: ``smtp://user:pass@host:587`` (STARTTLS when the server offers it;
 ``?starttls=1`` requires it, ``?starttls=0`` never uses it), ``smtps://host:465`` (TLS from
 the first byte). ``?verify=0`` accepts an unverified certificate (an internal relay),
-``?cafile=PATH`` trusts a private CA.
+``?cafile=PATH`` trusts a private CA (PEM) besides the system's. A certificate that is not
+trusted sends nothing: the row is retried, and its error says so.
 """
 
 from __future__ import annotations
@@ -142,15 +143,20 @@ class SmtpSender:
     def send(self, message: EmailMessage, to: str) -> None:
         server = self.server
         try:
+            context = server.context()
+        except (OSError, ssl.SSLError) as exc:  # our configuration: retried once it is fixed
+            raise TransientError(f"IKHTIYAR_SMTP_URL ?cafile={server.cafile} cannot be read as PEM "
+                                 f"certificates: {exc.strerror or exc}") from None
+        try:
             if server.tls:
                 smtp: smtplib.SMTP = smtplib.SMTP_SSL(server.host, server.port, timeout=TIMEOUT,
-                                                      context=server.context())
+                                                      context=context)
             else:
                 smtp = smtplib.SMTP(server.host, server.port, timeout=TIMEOUT)
             with smtp:
                 smtp.ehlo()
                 if server.starttls == "yes" or (server.starttls == "auto" and smtp.has_extn("starttls")):
-                    smtp.starttls(context=server.context())
+                    smtp.starttls(context=context)
                     smtp.ehlo()
                 if server.username:
                     smtp.login(server.username, server.password or "")
@@ -163,6 +169,10 @@ class SmtpSender:
             raise TransientError(f"SMTP relay refused us: {exc.smtp_code} {_text(exc.smtp_error)}") from None
         except smtplib.SMTPResponseException as exc:
             raise _error(exc.smtp_code, exc.smtp_error) from None
+        except ssl.SSLCertVerificationError as exc:
+            raise TransientError(f"SMTP relay {server.host}:{server.port}: TLS certificate not trusted "
+                                 f"({exc.verify_message}); add ?cafile=PATH to IKHTIYAR_SMTP_URL "
+                                 "to trust a private CA") from None
         except (OSError, smtplib.SMTPException) as exc:
             raise TransientError(f"SMTP relay unreachable: {type(exc).__name__}: {exc}") from None
 

@@ -9,8 +9,9 @@ in the app). The twilio library's validator also tries the URL with and without 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlparse
 
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import RequestValidator, add_port, compare, remove_port
 
 
 class WebhookError(Exception):
@@ -41,7 +42,7 @@ class TwilioRequest:
             raise WebhookError(403, "Twilio webhooks are refused: TWILIO_AUTH_TOKEN is not set")
         if not self.signature:
             raise WebhookError(403, "missing X-Twilio-Signature")
-        validator = RequestValidator(self.auth_token)
+        validator = _Validator(self.auth_token)
         if not validator.validate(self.signed_url(), self.form, self.signature):
             raise WebhookError(403, "invalid X-Twilio-Signature")
         return self.form
@@ -50,10 +51,30 @@ class TwilioRequest:
     def from_flask(cls, request, settings) -> TwilioRequest:
         query = request.query_string.decode("latin-1")
         path_and_query = request.path + (f"?{query}" if query else "")
-        return cls(url=request.url, path_and_query=path_and_query,
+        # The URL as received is only checked when no public URL is configured.
+        return cls(url="" if settings.public_url else request.url, path_and_query=path_and_query,
                    form=request.form.to_dict(flat=True),
                    signature=request.headers.get("X-Twilio-Signature"),
                    auth_token=settings.twilio_auth_token, public_url=settings.public_url)
+
+
+class _Validator(RequestValidator):
+    """The twilio library's validator, checking the URL with its port only when the URL
+    without it did not match (the library computes both signatures every time)."""
+
+    def validate(self, uri, params, signature, algorithm=None):
+        if algorithm is not None or not isinstance(params, dict):
+            return super().validate(uri, params, signature, algorithm)
+        parsed = urlparse(uri)
+        return any(compare(self.compute_signature(make(parsed), params), signature)
+                   for make in (remove_port, add_port))
+
+    def get_values(self, param_dict, param_name):
+        # A plain dict: the library tries MultiDict's and QueryDict's methods first, and
+        # pays for two exceptions per field.
+        if type(param_dict) is dict:
+            return [param_dict[param_name]]
+        return super().get_values(param_dict, param_name)
 
 
 def sign(auth_token: str, url: str, form: dict[str, str]) -> str:

@@ -3,7 +3,7 @@ category, channel and officer, as tables, SVG charts and a district map; any tab
 
 from __future__ import annotations
 
-from flask import Response, abort, render_template, request
+from flask import Response, abort, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -49,26 +49,55 @@ def _build(db: Session, level: str) -> dict:
         for row in rows:
             row.label = labels.of(dim, row.key)
         tables[dim] = rows
-    districts = {d.code: d for d in db.scalars(select(District))}
-    points = [(labels.of("district", r.key), districts[r.key].lat, districts[r.key].lon, r.open, r.overdue)
-              for r in tables["district"] if r.key in districts]
+    measure = request.args.get("map", "open")
+    measure = measure if measure in charts.MAP_MEASURES else "open"
     daily = performance.daily_received(db, current_user, period, department)
     svgs = {
         "daily": charts.line_chart([(d.isoformat(), n) for d, n in daily], view.t("received_per_day")),
-        "map": charts.district_map(points, view.t("district_map")),
+        "map": charts.district_map(_tiles(db, tables["district"], labels), view.t("map_title"),
+                                   measure=measure, words=_map_words(measure)),
     }
     for dim in ("district", "category", "channel") + (("department",) if level == "province" else ()):
         svgs[dim] = charts.bar_chart([(r.label, r.open, r.overdue) for r in tables[dim][:15]],
                                      view.t("open_cases") + " — " + view.t(dim),
                                      legend=("", view.t("overdue")))
     return {"level": level, "period": period, "department": department, "total": total,
-            "tables": tables, "svgs": svgs, "labels": labels}
+            "tables": tables, "svgs": svgs, "labels": labels, "measure": measure,
+            "measures": charts.MAP_MEASURES}
+
+
+def _tiles(db: Session, rows: list[performance.Figures], labels: view.Labels) -> list[charts.DistrictTile]:
+    """Every district of the reference data (those without cases too), with its figures and
+    a link to its queue where the viewer may open it."""
+    figures = {r.key: r for r in rows}
+    tiles = []
+    for district in db.scalars(select(District)):
+        row = figures.get(district.code) or performance.Figures(district.code)
+        tiles.append(charts.DistrictTile(
+            code=district.code, name=labels.of("district", district.code), lat=district.lat,
+            lon=district.lon, received=row.received, open=row.open, overdue=row.overdue,
+            satisfaction=row.satisfaction_rate,
+            href=url_for("dashboard.queue", district=district.code) if _may_open(district.code) else None))
+    return tiles
+
+
+def _may_open(district: str) -> bool:
+    """Whether the viewer's queue can show this district (an officer has one district)."""
+    return current_user.role != "officer" or current_user.district_code == district
+
+
+def _map_words(measure: str) -> dict[str, str]:
+    return {"open": view.t("open"), "overdue": view.t("overdue"), "received": view.t("received"),
+            "satisfaction": view.t("satisfaction_rate"), "overdue_word": view.t("map_overdue_word"), "no_cases": view.t("map_no_cases"),
+            "overdue_share": view.t("map_overdue_mark"),
+            "measure": view.t("map_colour_shows") + ": " + view.t("map_" + measure)}
 
 
 def _page(level: str):
     with view.rt().sessions() as db:
         context = _build(db, level)
     args = {k: v for k, v in request.args.items() if k in ("from", "to", "department")}
+    context["map_args"] = {k: v for k, v in request.args.items() if k in ("from", "to", "department", "map")}
     return render_template("dashboard_stats.html", args=args, **context)
 
 

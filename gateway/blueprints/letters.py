@@ -15,11 +15,13 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from flask import (
     Blueprint,
     abort,
@@ -30,6 +32,7 @@ from flask import (
     render_template,
     request,
     send_file,
+    session,
     url_for,
 )
 from flask_login import current_user
@@ -43,6 +46,7 @@ from conversation import catalog
 from conversation import letters as letter_cases
 from gateway import jobs
 from gateway.auth import require_roles
+from gateway.blueprints.dashboard_view import UI_LANGUAGES, ui_lang
 from gateway.letters_jobs import letters_dir, limits, read_letter
 from storage import scope
 from storage.letters import (
@@ -54,11 +58,51 @@ from storage.letters import (
     letters_to_post,
 )
 from storage.letters import read_again as _read_again
-from storage.models import Citizen, Complaint, Message
+from storage.models import Citizen, Complaint, Contact, Message
 
 bp = Blueprint("letters", __name__, url_prefix="/letters")
 CLERKS = ("clerk", "admin")
 MAX_FILES_PER_BATCH = 50
+
+# --- interface language (the officers' choice: one switch serves both areas) -------------------
+
+_STRINGS: dict = yaml.safe_load(Path(__file__).with_name("letters_strings.yaml").read_text(encoding="utf-8"))
+_REASONS = [(re.compile(r["en"]), r["ur"]) for r in _STRINGS.pop("reasons")]
+
+
+def t(key: str, **values) -> str:
+    """The clerks' interface text ``key`` in the chosen language (English if missing)."""
+    entry = _STRINGS.get(key)
+    if entry is None:
+        return key
+    text = entry.get(ui_lang()) or entry["en"]
+    return text.format(**values) if values else text
+
+
+def reason(message: str | None) -> str:
+    """A refusal or form error (written in English by the checks) in the chosen language;
+    one without a translation is shown as it is."""
+    if not message or ui_lang() == "en":
+        return message or ""
+    for pattern, text in _REASONS:
+        match = pattern.fullmatch(message)
+        if match:
+            return text.format(**match.groupdict())
+    return message
+
+
+@bp.context_processor
+def _helpers() -> dict:
+    return {"t": t, "lang": ui_lang(), "reason": reason}
+
+
+@bp.post("/language")
+@require_roles(*CLERKS)
+def language():
+    lang = request.form.get("lang", "en")
+    session["ui_lang"] = lang if lang in UI_LANGUAGES else "en"
+    back = request.form.get("next", "")
+    return redirect(back if back.startswith("/letters") else url_for("letters.index"), 303)
 
 
 def _rt():
@@ -138,8 +182,10 @@ def _index_page(results: list[Outcome] | None):
     with rt.sessions() as session:
         rows = [_row(session, letter, rt.settings.tracking_prefix)
                 for letter in letters_for(session, mine)]
-        to_post = [_to_post_row(item, rt.settings.tracking_prefix)
-                   for item in letters_to_post(session, mine)]
+        waiting = letters_to_post(session, mine)
+        unaddressed = _unaddressed(session, {item.complaint_id for item in waiting})
+        to_post = [_to_post_row(item, rt.settings.tracking_prefix, item.complaint_id in unaddressed)
+                   for item in waiting]
     return render_template("letters_index.html", letters=rows, results=results, to_post=to_post,
                            max_mb=rt.settings.letters_max_file_mb,
                            max_pages=rt.settings.letters_max_pages)
@@ -152,17 +198,17 @@ def upload():
     files = [f for f in request.files.getlist("files") if f and (f.filename or f.content_length)]
     wants_json = request.accept_mimetypes.best == "application/json"
     if not files:
-        error = "choose one or more scans to upload"
+        error = t("choose_files")
         if wants_json:
             return jsonify(error=error, results=[]), 400
         return redirect(url_for("letters.index"))
     if len(files) > MAX_FILES_PER_BATCH:
-        return jsonify(error=f"at most {MAX_FILES_PER_BATCH} files at once"), 400
+        return jsonify(error=t("too_many_files", n=MAX_FILES_PER_BATCH)), 400
     batch = request.form.get("batch") or uuid.uuid4().hex[:12]
     results = [accept_upload(rt, g.staff.id, f.filename or "", f.read(), batch[:40]) for f in files]
     if wants_json:
         status = 201 if any(r.error is None for r in results) else 422
-        return jsonify(results=[r.as_dict() for r in results]), status
+        return jsonify(results=[{**r.as_dict(), "error": reason(r.error) or None} for r in results]), status
     return _index_page(results)
 
 
@@ -173,8 +219,8 @@ def status():
     ids = [int(i) for i in request.args.get("ids", "").split(",") if i.strip().isdigit()][:200]
     with _rt().sessions() as session:
         letters = session.scalars(select(Letter).where(Letter.id.in_(ids))).all()
-        return jsonify(letters=[_state(letter) for letter in letters
-                                if _may_view(session, letter)])
+        return jsonify(letters=[{**_state(letter), "error": reason(letter.error) or None}
+                                for letter in letters if _may_view(session, letter)])
 
 
 def _state(letter: Letter) -> dict:
@@ -396,22 +442,31 @@ def _evidence(rt, upload) -> letter_cases.Evidence | None:
 
 # --- letters to print and post -------------------------------------------------------------------
 
-_KINDS = {"acknowledgement": "Acknowledgement", "satisfaction_request": "Are you satisfied?",
-          "satisfaction_reminder": "Reminder: are you satisfied?", "info_request": "Officer's question",
-          "officer_message": "Officer's message", "confirmation_reply": "Answer recorded"}
-
-
-def _to_post_row(item, prefix: str) -> dict:
+def _to_post_row(item, prefix: str, unaddressed: bool = False) -> dict:
     if item.message_id is None:
         pdf = url_for("letters.acknowledgement_pdf", letter_id=item.letter_id)
         posted = url_for("letters.acknowledgement_posted", complaint_id=item.complaint_id)
     else:
         pdf = url_for("letters.post_pdf", message_id=item.message_id)
         posted = url_for("letters.posted", message_id=item.message_id)
+    what = t(f"kind_{item.kind}")
     return {"id": item.message_id or f"ack-{item.complaint_id}", "pdf": pdf, "posted": posted,
-            "what": _KINDS.get(item.kind, item.kind.replace("_", " ").capitalize()),
+            "what": what if what != f"kind_{item.kind}" else item.kind.replace("_", " ").capitalize(),
             "tracking": f"{prefix}-{item.tracking_number}" if item.tracking_number else "",
-            "language": item.language or "", "since": item.since.strftime("%Y-%m-%d %H:%M")}
+            "language": t(f"lang_{item.language}") if item.language in catalog.LANGUAGES else "",
+            "since": item.since.strftime("%Y-%m-%d %H:%M"), "unaddressed": unaddressed}
+
+
+def _unaddressed(session: Session, complaint_ids: set[int | None]) -> set[int]:
+    """The complaints whose writer gave neither a name nor an address: their letters have
+    nothing to write on the envelope (the mailing label is empty)."""
+    ids = {i for i in complaint_ids if i is not None}
+    if not ids:
+        return set()
+    rows = session.execute(select(Complaint.id, Contact.address)
+                           .join(Contact, Contact.id == Complaint.contact_id)
+                           .where(Complaint.id.in_(ids), Contact.channel == letter_cases.CHANNEL))
+    return {complaint_id for complaint_id, address in rows if not post.mailing_label(address or "")}
 
 
 def _may_post(session: Session, complaint_id: int | None) -> bool:

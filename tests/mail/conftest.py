@@ -1,24 +1,33 @@
 """Fixtures for the email tests: a real Dovecot IMAP server on a loopback port (passwd-file
-user, Maildir), the gateway's SMTP listener on a free loopback port, and an SMTP sink that
-catches what the gateway sends (it can also refuse, like a real relay)."""
+user, Maildir; plain, STARTTLS and implicit TLS), the gateway's SMTP listener on a free
+loopback port, and SMTP sinks that catch what the gateway sends (they can also refuse, like
+a real relay; two of them speak only TLS). The TLS certificates come from a private CA made
+at test time (``certificates``)."""
 
 from __future__ import annotations
 
 import email
+import ipaddress
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from gateway import jobs, mail_service
 from tests.conftest import IN_CI
@@ -44,6 +53,84 @@ def _unavailable(what: str, why: str):
     pytest.skip(f"{what} not available: {why}")
 
 
+# --- TLS: a private CA made at test time ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Certificates:
+    """A self-signed test CA and the loopback servers' certificate it signed (for 127.0.0.1
+    and localhost); ``stranger_ca_file`` is another CA, which signed nothing of ours."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    stranger_ca_file: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert_file, self.key_file)
+        return context
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _make_ca(common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(_name(common_name)).issuer_name(_name(common_name))
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False,
+                                         key_encipherment=False, data_encipherment=False,
+                                         key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                         encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256()))
+    return key, cert
+
+
+def _make_server_cert(ca_key, ca_cert: x509.Certificate) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(_name("localhost")).issuer_name(ca_cert.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    return key, cert
+
+
+def _pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory) -> Certificates:
+    folder = tmp_path_factory.mktemp("tls")
+    folder.chmod(0o755)  # Dovecot reads the certificate and key from here
+    ca_key, ca_cert = _make_ca("Ikhtiyar test CA")
+    key, cert = _make_server_cert(ca_key, ca_cert)
+    _, stranger = _make_ca("Someone else's CA")
+    found = Certificates(folder / "ca.pem", folder / "server.pem", folder / "server.key",
+                         folder / "stranger-ca.pem")
+    found.ca_file.write_bytes(_pem(ca_cert))
+    found.cert_file.write_bytes(_pem(cert) + _pem(ca_cert))
+    found.key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                 serialization.PrivateFormat.PKCS8,
+                                                 serialization.NoEncryption()))
+    found.key_file.chmod(0o600)
+    found.stranger_ca_file.write_bytes(_pem(stranger))
+    return found
+
+
 # --- the outbound sink ------------------------------------------------------------------------
 
 
@@ -54,6 +141,7 @@ class Sink:
     port: int = 0
     messages: list[EmailMessage] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
+    encrypted: list[bool] = field(default_factory=list)  # whether each mail came over TLS
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(self, server, session, envelope, address, options):
@@ -69,6 +157,7 @@ class Sink:
         with self.lock:
             self.messages.append(msg)
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            self.encrypted.append(server.transport.get_extra_info("ssl_object") is not None)
         return "250 OK"
 
     @property
@@ -79,6 +168,7 @@ class Sink:
         with self.lock:
             self.messages.clear()
             self.envelopes.clear()
+            self.encrypted.clear()
 
 
 @pytest.fixture(scope="session")
@@ -94,6 +184,35 @@ def _sink_server():
 def sink(_sink_server) -> Sink:
     _sink_server.clear()
     return _sink_server
+
+
+@dataclass
+class TlsSinks:
+    starttls: Sink  # plain connection, MAIL only after STARTTLS
+    smtps: Sink  # TLS from the first byte
+
+
+@pytest.fixture(scope="session")
+def _tls_sink_servers(certificates):
+    sinks = TlsSinks(Sink(port=free_port()), Sink(port=free_port()))
+    controllers = [
+        Controller(sinks.starttls, hostname="127.0.0.1", port=sinks.starttls.port,
+                   tls_context=certificates.server_context(), require_starttls=True),
+        Controller(sinks.smtps, hostname="127.0.0.1", port=sinks.smtps.port,
+                   ssl_context=certificates.server_context()),
+    ]
+    for controller in controllers:
+        controller.start()
+    yield sinks
+    for controller in controllers:
+        controller.stop()
+
+
+@pytest.fixture
+def tls_sinks(_tls_sink_servers) -> TlsSinks:
+    _tls_sink_servers.starttls.clear()
+    _tls_sink_servers.smtps.clear()
+    return _tls_sink_servers
 
 
 @pytest.fixture
@@ -133,7 +252,9 @@ listen = 127.0.0.1
 base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
-ssl = no
+ssl = yes
+ssl_cert = <{cert}
+ssl_key = <{key}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:~/Maildir
@@ -152,7 +273,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
   chroot =
 }}
@@ -171,6 +293,7 @@ class Dovecot:
     root: Path
     port: int
     uid: int
+    tls_port: int = 0  # implicit TLS (imaps); ``port`` offers STARTTLS and plain
     user: str = "complaints"
     password: str = "mailbox-secret"  # a throwaway test mailbox
 
@@ -181,6 +304,13 @@ class Dovecot:
     def url(self, **query: str) -> str:
         params = "&".join(f"{k}={v}" for k, v in {"tls": "0", **query}.items())
         return f"imap://{self.user}:{self.password}@127.0.0.1:{self.port}/INBOX?{params}"
+
+    def tls_url(self, mode: str, cafile: Path | None = None) -> str:
+        """``imaps`` (TLS from the first byte) or ``starttls``; ``cafile`` the CA to trust."""
+        query = f"?cafile={cafile}" if cafile else ""
+        if mode == "imaps":
+            return f"imaps://{self.user}:{self.password}@127.0.0.1:{self.tls_port}/INBOX{query}"
+        return f"imap://{self.user}:{self.password}@127.0.0.1:{self.port}/INBOX{query}"
 
     def deliver(self, data: bytes) -> None:
         """Drop a mail in the INBOX as an MTA does: written to tmp/, renamed into new/."""
@@ -198,21 +328,23 @@ class Dovecot:
 
 
 @pytest.fixture(scope="session")
-def _dovecot_server():
+def _dovecot_server(certificates):
     binary = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None)
     if binary is None:
         _unavailable("Dovecot", "the dovecot binary is not installed (apt-get install dovecot-imapd)")
     root = Path(tempfile.mkdtemp(prefix="ikhtiyar-dovecot-"))
     root.chmod(0o755)  # dovecot's unprivileged login processes must reach base_dir
     uid = os.getuid() or 65534  # the mail user must not be root
-    box = Dovecot(root, free_port(), uid)
+    box = Dovecot(root, free_port(), uid, tls_port=free_port())
     for sub in ("run", "state", "home/Maildir/new", "home/Maildir/cur", "home/Maildir/tmp"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     if os.getuid() == 0:
         for path in [root / "home", *(root / "home").rglob("*")]:
             os.chown(path, uid, uid)
     (root / "passwd").write_text(f"{box.user}:{{PLAIN}}{box.password}:{uid}:{uid}::{root / 'home'}::\n")
-    (root / "dovecot.conf").write_text(_DOVECOT_CONF.format(root=root, port=box.port))
+    (root / "dovecot.conf").write_text(_DOVECOT_CONF.format(
+        root=root, port=box.port, tls_port=box.tls_port, cert=certificates.cert_file,
+        key=certificates.key_file))
     proc = subprocess.Popen([binary, "-F", "-c", str(root / "dovecot.conf")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 15

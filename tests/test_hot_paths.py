@@ -1,0 +1,137 @@
+"""The fast paths of the webhook and of a turn do what the slow ones did: a known sender's
+message is stored in one statement, a repeat is still stored once, a new sender still gets
+a contact and a citizen, and a turn's writes land in the database as the ORM wrote them."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from conversation.knowledge import Knowledge
+from conversation.messages import InboundMessage
+from conversation.nlu import normalize
+from gateway import jobs
+from gateway.pipeline import receive
+from storage.db import begin_immediate
+from storage.models import Citizen, Contact, Conversation, Message
+from tests.test_query_counts import max_statements
+
+
+def _inbound(n: int, text: str, sender: str = "+923001234567", **extra) -> InboundMessage:
+    return InboundMessage("whatsapp", f"SMhot{n}", sender, text, **extra)
+
+
+def test_a_known_senders_new_message_is_stored_in_one_statement(rt):
+    jobs.process_inbound(receive(rt, _inbound(0, "hi"))[0])
+    with max_statements(rt, 1):  # INSERT ... SELECT the contact ... ON CONFLICT DO NOTHING
+        message_id, new = receive(rt, _inbound(1, "1", raw={"Body": "1", "From": "whatsapp:+923001234567"}))
+    assert new
+    with rt.sessions() as s:
+        stored = s.get(Message, message_id)
+        contact = s.get(Contact, stored.contact_id)
+        assert (stored.direction, stored.status, stored.text, stored.channel) == ("in", "received", "1", "whatsapp")
+        assert contact.address == "+923001234567"
+        assert json.loads(stored.raw)["From"] == "whatsapp:+923001234567"  # decrypts as it was sealed
+
+
+def test_a_repeated_delivery_is_stored_once_and_answers_the_first_rows_id(rt):
+    first, new = receive(rt, _inbound(0, "hi"))
+    again, new_again = receive(rt, _inbound(0, "hi"))
+    assert new and not new_again and again == first
+    with rt.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Message)) == 1
+
+
+def test_a_new_sender_gets_one_contact_and_citizen_and_keeps_them(rt):
+    receive(rt, _inbound(0, "hi", sender="+923009990001"))
+    receive(rt, _inbound(1, "status", sender="+923009990001"))
+    # The same number by SMS is the same citizen (phone channels share one).
+    receive(rt, InboundMessage("sms", "SMhot-sms", "+923009990001", "status"))
+    with rt.sessions() as s:
+        contacts = s.scalars(select(Contact).order_by(Contact.id)).all()
+        assert [c.channel for c in contacts] == ["whatsapp", "sms"]
+        assert len({c.citizen_id for c in contacts}) == 1
+        assert s.scalar(select(func.count()).select_from(Citizen)) == 1
+
+
+def test_a_turn_writes_the_conversation_the_message_and_the_replies(rt):
+    jobs.process_inbound(receive(rt, _inbound(0, "hi"))[0])
+    message_id, _ = receive(rt, _inbound(1, "1"))
+    reply_ids = jobs.process_inbound(message_id)
+    assert jobs.process_inbound(message_id) == []  # a job run twice takes no second turn
+    with rt.sessions() as s:
+        message = s.get(Message, message_id)
+        conversation = s.scalars(select(Conversation)).one()
+        assert (message.status, message.language, message.conversation_id) == ("processed", "en", conversation.id)
+        assert conversation.state["requested_slot"] == "description"
+        assert conversation.last_inbound_at is not None
+        replies = [s.get(Message, i) for i in reply_ids]
+        assert [(r.direction, r.status, r.channel, r.contact_id, r.conversation_id, r.language)
+                for r in replies] == [("out", "queued", "whatsapp", message.contact_id, conversation.id, "en")]
+        assert replies[0].payload == {"key": "ask_description"}
+        assert replies[0].next_attempt_at is not None
+
+
+def test_the_form_messages_belong_to_the_filed_complaint(rt):
+    lines = ["hi", "1", "The water supply in our street has been broken for a week", "Peshawar",
+             "Gulberg street 5", "yes", "skip", "yes"]
+    ids = []
+    for n, line in enumerate(lines):
+        message_id, _ = receive(rt, _inbound(n, line))
+        ids.append(message_id)
+        jobs.process_inbound(message_id)
+    with rt.sessions() as s:
+        filed = {m.id: m.complaint_id for m in s.scalars(select(Message).where(Message.id.in_(ids)))}
+        complaint_id = filed[ids[-1]]
+        assert complaint_id is not None
+        assert all(filed[i] == complaint_id for i in ids[1:])  # "1" started the form
+        assert filed[ids[0]] is None
+        conversation = s.scalars(select(Conversation)).one()
+        assert "form" not in conversation.state
+
+
+@pytest.mark.parametrize("text", [
+    "The water supply in our street has been broken for a week",
+    "no electricity since morning, transformer burnt",
+    "police did not register my FIR",
+    "گلی میں پانی نہیں آ رہا",
+    "the school teacher is absent",
+    "sewerage drain overflowing and garbage not collected",
+    "nothing here at all",
+])
+def test_category_suggestions_match_a_scan_of_every_keyword(rt, text):
+    with rt.sessions() as s:
+        k = Knowledge.load(s)
+    padded = f" {normalize(text)} "
+    scores: dict[str, int] = {}
+    for phrase, code, weight in k._keywords:
+        if f" {phrase} " in padded or (len(phrase) > 4 and phrase in padded):
+            scores[code] = scores.get(code, 0) + weight
+    expected = max(scores.items(), key=lambda item: item[1])[0] if scores else None
+    assert k.suggest_category(text) == expected
+
+
+def test_begin_immediate_waits_for_the_writer_then_takes_the_lock(tmp_path):
+    path = tmp_path / "lock.db"
+    holder, waiter = (sqlite3.connect(path, isolation_level=None, check_same_thread=False) for _ in range(2))
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN IMMEDIATE")
+    # Held: a waiter that may not wait long gets SQLite's own error, and the engine's busy
+    # timeout back for its other statements.
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        begin_immediate(waiter, timeout=0.01)
+    assert waiter.execute("PRAGMA busy_timeout").fetchone()[0] == 30000
+    # Released while the waiter waits: it gets the lock and can write.
+    releaser = threading.Timer(0.05, holder.execute, ("COMMIT",))
+    releaser.start()
+    begin_immediate(waiter)
+    waiter.execute("INSERT INTO t VALUES (1)")
+    waiter.execute("COMMIT")
+    releaser.join()
+    assert holder.execute("SELECT count(*) FROM t").fetchone()[0] == 1
+    assert waiter.execute("PRAGMA busy_timeout").fetchone()[0] == 30000
