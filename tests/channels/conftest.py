@@ -22,7 +22,7 @@ import pytest
 from channels.twilio.request import sign
 from gateway import jobs
 from gateway.app import create_app
-from tests.conftest import IN_CI
+from tests.conftest import _unavailable
 
 REPO = Path(__file__).resolve().parents[2]
 CHANNELS = REPO / "channels"
@@ -106,12 +106,6 @@ def _prism_command() -> list[str] | None:
             return [str(candidate)]
     found = shutil.which("prism")
     return [found] if found else None
-
-
-def _unavailable(what: str, why: str):
-    if IN_CI:
-        pytest.fail(f"{what} is required in CI: {why}")
-    pytest.skip(f"{what} not available: {why}")
 
 
 @pytest.fixture(scope="session")

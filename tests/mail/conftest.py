@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from gateway import jobs, mail_service
-from tests.conftest import IN_CI
+from tests.conftest import _unavailable
 
 FIXTURES = Path(__file__).resolve().parents[2] / "channels" / "email" / "fixtures"
 ADDRESS = "complaints@ikhtiyar.localhost"
@@ -45,12 +45,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _unavailable(what: str, why: str):
-    if IN_CI:
-        pytest.fail(f"{what} is required in CI: {why}")
-    pytest.skip(f"{what} not available: {why}")
 
 
 # --- TLS: a private CA made at test time ----------------------------------------------------------
