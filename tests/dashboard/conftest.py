@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import re
 from dataclasses import dataclass
 
 import pytest
@@ -15,6 +14,7 @@ from storage import lifecycle, tracking
 from storage.db import transaction
 from storage.messages import contact_for, insert_inbound
 from storage.models import Complaint, User
+from tests.staff import csrf_token, sign_in
 
 PASSWORD = "correct horse battery"
 _HASH: list[str] = []
@@ -90,20 +90,9 @@ def app(rt):
 
 def login(app, username: str):
     """A test client signed in as ``username`` through the real login form (with CSRF)."""
-    client = app.test_client()
-    page = client.get("/auth/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    response = client.post("/auth/login", data={"username": username, "password": PASSWORD,
-                                                "csrf_token": token})
-    assert response.status_code == 302, response.get_data(as_text=True)[:300]
-    return client
+    return sign_in(app, username, PASSWORD)
 
 
 def csrf(client, path: str = "/dashboard/") -> str:
-    page = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    if match:
-        return match.group(1)
     # Pages without forms for this role: take a token from the login page of the same session.
-    return re.search(r'name="csrf_token" value="([^"]+)"',
-                     client.get("/auth/login").get_data(as_text=True)).group(1)
+    return csrf_token(client, path) or csrf_token(client, "/auth/login")

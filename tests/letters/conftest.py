@@ -3,8 +3,6 @@ of scope, and a Flask test client signed in as the clerk."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from sqlalchemy import select
 
@@ -12,6 +10,8 @@ from gateway.app import create_app
 from gateway.passwords import hash_password, new_token
 from storage.db import transaction
 from storage.models import User
+from tests.staff import csrf_token
+from tests.staff import sign_in as staff_sign_in
 
 PASSWORD = "letters are read here"
 _HASH: list[str] = []
@@ -45,18 +45,11 @@ def staff(rt) -> dict[str, dict]:
 
 
 def sign_in(app, username: str):
-    client = app.test_client()
-    page = client.get("/auth/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    answer = client.post("/auth/login", data={"username": username, "password": PASSWORD,
-                                              "csrf_token": token})
-    assert answer.status_code == 302, answer.get_data(as_text=True)[:300]
-    return client
+    return staff_sign_in(app, username, PASSWORD)
 
 
 def csrf_from(client, path: str = "/letters/") -> str:
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return csrf_token(client, path)
 
 
 @pytest.fixture

@@ -1,0 +1,22 @@
+"""Signing staff in through the real login form, as a browser does (CSRF token included)."""
+
+from __future__ import annotations
+
+import re
+
+_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(client, path: str) -> str | None:
+    """The CSRF token of the form on ``path``, or None when the page has no form."""
+    match = _TOKEN.search(client.get(path).get_data(as_text=True))
+    return match.group(1) if match else None
+
+
+def sign_in(app, username: str, password: str):
+    """A test client signed in as ``username``."""
+    client = app.test_client()
+    response = client.post("/auth/login", data={"username": username, "password": password,
+                                                "csrf_token": csrf_token(client, "/auth/login")})
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    return client
