@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 import uuid
 
 from channels.addresses import AddressError, email_address, phone_e164
+from channels.voice.inbound import call_input
+from conversation.call import Ask, CallInput, CallReply, RecordVoice, Transfer
 from conversation.messages import InboundMessage
 
 PERSONAS = ("whatsapp", "sms", "email", "voice")
@@ -43,6 +46,8 @@ def normalize_sender(persona: str, sender: str) -> str:
 def parse(form: dict) -> InboundMessage:
     """Build the InboundMessage for one message typed in the simulator."""
     persona = str(form.get("persona") or "")
+    if persona == "voice":  # a phone caller presses keys and speaks: see the call endpoints
+        raise SimulatorError("the phone persona makes calls: POST /simulator/call/start")
     sender = normalize_sender(persona, str(form.get("sender") or ""))
     text = form.get("text")
     if not isinstance(text, str):
@@ -154,3 +159,102 @@ def _through_email(sender: str, text: str, client_id: str, thread: dict) -> Inbo
         raise SimulatorError(str(exc)) from None
     # The sandbox stays: a "sim:" address, never a real citizen's.
     return dataclasses.replace(parsed.inbound(), sender=sender, simulated=True)
+
+
+# --- Phone: a simulated call through the IVR dialogue, as Twilio Voice's webhooks drive it --
+
+SIMULATED_LINE = "+15005550006"  # the number the simulated caller dials
+# Where a typed stand-in "recording" would be: never fetched (there is no audio in a browser).
+STANDIN_RECORDING = "simulator:recording/"
+KEYPAD = frozenset("0123456789*#")
+MAX_KEYS = 32
+
+
+def new_call_sid() -> str:
+    return "CA" + uuid.uuid4().hex
+
+
+def check_call_sid(sid: object) -> str:
+    text = str(sid or "")
+    if not re.fullmatch(r"CA[0-9a-f]{32}", text):
+        raise SimulatorError("call must be the id the simulator gave when the call started")
+    return text
+
+
+def check_keys(keys: object) -> str:
+    text = str(keys or "")
+    if len(text) > MAX_KEYS or not set(text) <= KEYPAD:
+        raise SimulatorError(f"keys must be up to {MAX_KEYS} of 0-9, * and #")
+    return text
+
+
+def call_form(sender: str, sid: str, **fields: str) -> dict[str, str]:
+    """The form Twilio Voice would post for one step of the call (``fields``: Digits,
+    Recording*, CallStatus, DialCallStatus ...). ``sender`` is the persona's "sim:" address;
+    the form carries the bare number, as Twilio's does."""
+    number = sender.removeprefix("sim:")
+    form = {"AccountSid": SIMULATED_ACCOUNT, "ApiVersion": "2010-04-01", "CallSid": sid,
+            "CallStatus": "in-progress", "Direction": "inbound", "From": number, "Caller": number,
+            "FromCountry": "PK", "To": SIMULATED_LINE, "Called": SIMULATED_LINE}
+    form.update(fields)
+    return form
+
+
+def recording_fields(text: str, hung_up: bool = False) -> dict[str, str]:
+    """A <Record> action's fields for the typed stand-in; no text is an empty recording,
+    which Twilio reports as an answer without one."""
+    if not text.strip():
+        return {"Digits": ""}
+    sid = "RE" + uuid.uuid4().hex
+    # About how long saying it would take (2.5 words a second), as RecordingDuration.
+    seconds = max(1, round(len(text.split()) / 2.5))
+    return {"Digits": "hangup" if hung_up else "#", "RecordingSid": sid,
+            "RecordingDuration": str(seconds), "RecordingUrl": STANDIN_RECORDING + sid}
+
+
+def call_input_for(form: dict[str, str], sender: str) -> CallInput:
+    """The dialogue's input, through the voice channel's own translation; the caller stays
+    the persona's "sim:" address, so the call keys a simulated contact, never a real one."""
+    return dataclasses.replace(call_input(form), caller=sender)
+
+
+def _prompt_text(name: str, lang: str) -> str:
+    from conversation import catalog
+    from conversation.voice_prompts import texts
+
+    known = texts().get(name)
+    return known[lang] if known else catalog.text(name, lang)
+
+
+def _said(names: tuple[str, ...], lang: str) -> str:
+    """The prompts' texts; a run of digits (a tracking number read out) shows as the number."""
+    parts: list[str] = []
+    number = ""
+    for name in (*names, ""):
+        if name.startswith("voice_digit_"):
+            number += name.removeprefix("voice_digit_")
+            continue
+        if number:
+            parts.append(number)
+            number = ""
+        if name:
+            parts.append(_prompt_text(name, lang))
+    return " ".join(parts)
+
+
+def render_call_reply(reply: CallReply) -> str:
+    """A CallReply as JSON for the browser (what the call says as text and what it waits
+    for): the simulator's stand-in for TwiML, kept on the call like TwiML for replays."""
+    speech = list(reply.speech)
+    then = reply.then
+    expects: dict = {"kind": "nothing"}
+    if isinstance(then, Ask):
+        speech += list(then.speech)
+        expects = {"kind": "keys", "digits": then.digits, "finish_on_key": then.finish_on_key}
+    elif isinstance(then, RecordVoice):
+        expects = {"kind": "recording", "max_seconds": then.max_seconds}
+    elif isinstance(then, Transfer):
+        expects = {"kind": "transfer"}
+    said = [{"lang": s.lang, "names": list(s.names), "text": _said(s.names, s.lang)} for s in speech]
+    return json.dumps({"step": reply.step, "seq": reply.seq, "lang": reply.lang, "said": said,
+                       "expects": expects, "hang_up": reply.hang_up}, ensure_ascii=False)

@@ -41,16 +41,17 @@ def _library() -> PromptLibrary:
     return library
 
 
-def _dialogue() -> PhoneDialogue:
-    dialogue = current_app.extensions.get("ikhtiyar_voice_dialogue")
-    if dialogue is None:
+def dialogue() -> PhoneDialogue:
+    """The phone line's dialogue for this app (the webhooks and the simulator's calls)."""
+    found = current_app.extensions.get("ikhtiyar_voice_dialogue")
+    if found is None:
         settings = _rt().settings
         hours = parse(settings.voice_office_hours, settings.voice_timezone)
-        dialogue = PhoneDialogue(CallSettings(
+        found = PhoneDialogue(CallSettings(
             tracking_prefix=settings.tracking_prefix, call_centre=settings.voice_call_centre,
             office_open=hours.open_at, record_seconds=settings.voice_record_seconds))
-        current_app.extensions["ikhtiyar_voice_dialogue"] = dialogue
-    return dialogue
+        current_app.extensions["ikhtiyar_voice_dialogue"] = found
+    return found
 
 
 def _renderer() -> TwimlRenderer:
@@ -69,7 +70,7 @@ def _verified() -> dict[str, str]:
         abort(Response(str(exc), status=exc.status, mimetype="text/plain"))
 
 
-def _queue(done: Answered) -> None:
+def queue_jobs(done: Answered) -> None:
     """After commit: deliver the tracking-number SMS and fetch the recordings."""
     rt = _rt()
     try:
@@ -89,10 +90,10 @@ def _answer(step: str) -> Response:
         return Response("n must be a number", status=400, mimetype="text/plain")
     try:
         with transaction(_rt().sessions) as session:
-            done = _dialogue().answer(session, call_input(form), step, seq, _renderer().render)
+            done = dialogue().answer(session, call_input(form), step, seq, _renderer().render)
     except CallError as exc:
         return Response(str(exc), status=400, mimetype="text/plain")
-    _queue(done)
+    queue_jobs(done)
     return Response(done.text, mimetype=TWIML)
 
 
@@ -107,8 +108,8 @@ def recording_status():
     if not recording_completed(form):
         return Response(status=204)
     with transaction(_rt().sessions) as session:
-        done = _dialogue().recording_ready(session, call_input(form))
-    _queue(done)
+        done = dialogue().recording_ready(session, call_input(form))
+    queue_jobs(done)
     return Response(status=204)
 
 
@@ -116,8 +117,8 @@ def recording_status():
 def call_status():
     form = _verified()
     with transaction(_rt().sessions) as session:
-        done = _dialogue().call_ended(session, call_input(form))
-    _queue(done)
+        done = dialogue().call_ended(session, call_input(form))
+    queue_jobs(done)
     return Response(status=204)
 
 
