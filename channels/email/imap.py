@@ -23,9 +23,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from imapclient import IMAPClient
+
+from channels.email import server_url
 
 log = logging.getLogger("ikhtiyar.imap")
 
@@ -59,16 +61,13 @@ class Mailbox:
             raise ImapUrlError("must be imaps://user:pass@host[:port]/FOLDER or imap://...")
         if not parts.username:
             raise ImapUrlError("has no user name")
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        plain = query.get("tls", "").lower() in ("0", "false", "no")
+        query = server_url.options(parts)
+        plain = server_url.is_off(query.get("tls", "").lower())
         tls = "tls" if parts.scheme == "imaps" else "none" if plain else "starttls"
-        try:
-            port = parts.port or (993 if parts.scheme == "imaps" else 143)
-        except ValueError:
-            raise ImapUrlError("has an invalid port") from None
+        port = server_url.port(parts, 993 if parts.scheme == "imaps" else 143, ImapUrlError)
         box = cls(parts.hostname, port, unquote(parts.username), unquote(parts.password or ""),
                   unquote(parts.path.lstrip("/")) or "INBOX", query.get("processed", "Processed"),
-                  tls, query.get("verify", "1") not in ("0", "false", "no"), query.get("cafile"))
+                  tls, not server_url.is_off(query.get("verify")), query.get("cafile"))
         if box.cafile and box.tls != "none":
             try:  # a wrong path is a configuration error now, not a failure at each round
                 box.context()
@@ -83,11 +82,7 @@ class Mailbox:
         return f"{self.username}@{self.host}:{self.port}/{self.folder}"[:255]
 
     def context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=self.cafile)
-        if not self.verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
+        return server_url.tls_context(self.cafile, self.verify)
 
 
 # store(data) -> None; raises to leave the message for the next round

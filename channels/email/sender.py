@@ -20,10 +20,10 @@ import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from channels.delivery import Delivered, Outgoing, PermanentError, TransientError
-from channels.email import links, loops, threading
+from channels.email import links, loops, server_url, threading
 from conversation import catalog
 from storage.models import utcnow
 
@@ -51,25 +51,18 @@ class SmtpServer:
         parts = urlsplit(value)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
             raise SmtpUrlError("must be smtp://[user:pass@]host[:port] or smtps://...")
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        query = server_url.options(parts)
         flag = query.get("starttls", "").lower()
-        starttls = "yes" if flag in ("1", "true", "yes") else "no" if flag in ("0", "false", "no") else "auto"
-        try:
-            port = parts.port or (465 if parts.scheme == "smtps" else 587)
-        except ValueError:
-            raise SmtpUrlError("has an invalid port") from None
+        starttls = "yes" if flag in ("1", "true", "yes") else "no" if server_url.is_off(flag) else "auto"
+        port = server_url.port(parts, 465 if parts.scheme == "smtps" else 587, SmtpUrlError)
         return cls(parts.hostname, port, parts.scheme == "smtps",
                    "no" if parts.scheme == "smtps" else starttls,
                    unquote(parts.username) if parts.username else None,
                    unquote(parts.password) if parts.password else None,
-                   query.get("verify", "1") not in ("0", "false", "no"), query.get("cafile"))
+                   not server_url.is_off(query.get("verify")), query.get("cafile"))
 
     def context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=self.cafile)
-        if not self.verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
+        return server_url.tls_context(self.cafile, self.verify)
 
 
 class SmtpSender:
