@@ -20,3 +20,22 @@ def sign_in(app, username: str, password: str):
                                                 "csrf_token": csrf_token(client, "/auth/login")})
     assert response.status_code == 302, response.get_data(as_text=True)[:300]
     return client
+
+
+def ensure_user(session, username: str, role: str, department: str | None, district: str | None,
+                password_hash: str):
+    """The staff account, created or reset to this role and scope (the users table survives
+    between tests)."""
+    from sqlalchemy import select
+
+    from storage.models import User
+
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        user = User(username=username, display_name=username.replace("_", " ").title(),
+                    password_hash=password_hash, role=role)
+        session.add(user)
+    user.role, user.department_code, user.district_code = role, department, district
+    user.active, user.password_hash = True, password_hash
+    session.flush()
+    return user

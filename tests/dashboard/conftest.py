@@ -6,15 +6,14 @@ import itertools
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import select
 
 from gateway.app import create_app
 from gateway.passwords import hash_password
 from storage import lifecycle, tracking
 from storage.db import transaction
 from storage.messages import contact_for, insert_inbound
-from storage.models import Complaint, User
-from tests.staff import csrf_token, sign_in
+from storage.models import Complaint
+from tests.staff import csrf_token, ensure_user, sign_in
 
 PASSWORD = "correct horse battery"
 _HASH: list[str] = []
@@ -42,15 +41,7 @@ def staff(rt) -> dict[str, int]:
     ids = {}
     with transaction(rt.sessions) as s:
         for name, (role, dept, district) in STAFF.items():
-            user = s.scalars(select(User).where(User.username == name)).first()
-            if user is None:
-                user = User(username=name, display_name=name.replace("_", " ").title(),
-                            password_hash=_HASH[0])
-                s.add(user)
-            user.role, user.department_code, user.district_code, user.active = role, dept, district, True
-            user.password_hash = _HASH[0]
-            s.flush()
-            ids[name] = user.id
+            ids[name] = ensure_user(s, name, role, dept, district, _HASH[0]).id
     return ids
 
 

@@ -4,13 +4,11 @@ of scope, and a Flask test client signed in as the clerk."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
 from gateway.app import create_app
 from gateway.passwords import hash_password, new_token
 from storage.db import transaction
-from storage.models import User
-from tests.staff import csrf_token
+from tests.staff import csrf_token, ensure_user
 from tests.staff import sign_in as staff_sign_in
 
 PASSWORD = "letters are read here"
@@ -32,14 +30,8 @@ def staff(rt) -> dict[str, dict]:
     accounts = {}
     with transaction(rt.sessions) as s:
         for name, (role, department, district) in STAFF.items():
-            user = s.scalars(select(User).where(User.username == name)).first()
-            if user is None:
-                user = User(username=name, password_hash=_HASH[0], role=role)
-                s.add(user)
-            token, digest = new_token()
-            user.role, user.department_code, user.district_code = role, department, district
-            user.active, user.password_hash, user.token_hash = True, _HASH[0], digest
-            s.flush()
+            user = ensure_user(s, name, role, department, district, _HASH[0])
+            token, user.token_hash = new_token()
             accounts[name] = {"id": user.id, "token": token}
     return accounts
 
