@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
+from pathlib import Path
 
 from rasa_sdk.executor import ActionExecutor
 from sqlalchemy import select, update
@@ -45,10 +46,13 @@ class Engine:
         for action in ACTIONS:
             self.executor.register_action(action)
         self._local = threading.local()
+        self._intents = knowledge.models.intents if knowledge.models else None
 
     @classmethod
-    def from_session(cls, session: Session, tracking_prefix: str = "KP") -> Engine:
-        return cls(Knowledge.load(session), tracking_prefix)
+    def from_session(cls, session: Session, tracking_prefix: str = "KP",
+                     cache_dir: Path | None = None) -> Engine:
+        """``cache_dir`` keeps the trained understanding between starts (under var/)."""
+        return cls(Knowledge.load(session, cache_dir), tracking_prefix)
 
     # --- the turn ------------------------------------------------------------------------
 
@@ -67,7 +71,7 @@ class Engine:
         if conversation is None or conversation.contact_id != contact.id:
             conversation = conversation_for(session, contact.id)
         state = dict(conversation.state or {})
-        u = understand(message.text, self.prefix)
+        u = understand(message.text, self.prefix, self._intents)
         lang = self._language(conversation, state, message)
         turn = Turn(session, message, contact, conversation, self.knowledge, u, lang, self.prefix, state)
         token = current.set(turn)

@@ -8,12 +8,11 @@ import json
 import sqlite3
 import threading
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from conversation.knowledge import Knowledge
 from conversation.messages import InboundMessage
-from conversation.nlu import normalize
 from gateway import jobs
 from gateway.pipeline import receive
 from storage.db import begin_immediate
@@ -103,16 +102,29 @@ def test_the_form_messages_belong_to_the_filed_complaint(rt):
     "sewerage drain overflowing and garbage not collected",
     "nothing here at all",
 ])
-def test_category_suggestions_match_a_scan_of_every_keyword(rt, text):
-    with rt.sessions() as s:
-        k = Knowledge.load(s)
-    padded = f" {normalize(text)} "
-    scores: dict[str, int] = {}
-    for phrase, code, weight in k._keywords:
-        if f" {phrase} " in padded or (len(phrase) > 4 and phrase in padded):
-            scores[code] = scores.get(code, 0) + weight
-    expected = max(scores.items(), key=lambda item: item[1])[0] if scores else None
-    assert k.suggest_category(text) == expected
+def test_the_fast_category_scorer_gives_what_the_fitted_pipeline_gives(text):
+    """The engine scores a message with look-ups and one small product, not through
+    scikit-learn: the probabilities must be the pipeline's own (calibrated) ones."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from conversation import classifier
+
+    _, categories = classifier.corpus()
+    model = classifier.TextModel.fit([e.text for e in categories], [e.label for e in categories])
+    vectorizer = TfidfVectorizer(analyzer=classifier.char_ngrams, sublinear_tf=True)
+    vectorizer.fit([e.text for e in categories])
+    assert vectorizer.vocabulary_ == model.vocabulary
+    row = vectorizer.transform([text]).toarray()[0]
+    # weights carry idf x coefficients x temperature: dividing the idf out gives the linear scores
+    scores = (row / vectorizer.idf_) @ model.weights + model.intercept
+    expected = np.exp(scores - scores.max())
+    expected /= expected.sum()
+    got = model.probabilities(text)
+    if not row.any():
+        assert got is None
+    else:
+        assert np.allclose(got, expected)
+        assert model.top(text, 1)[0][0] == model.classes[int(np.argmax(expected))]
 
 
 def test_begin_immediate_waits_for_the_writer_then_takes_the_lock(tmp_path):
