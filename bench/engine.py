@@ -38,7 +38,7 @@ from storage.db import transaction
 from storage.messages import contact_for, insert_inbound, queue_outbound
 
 SCRIPT = ["hi", "1", "The water supply in our street has been broken for a week", "Peshawar",
-          "Gulberg street 5", "yes", "skip", "yes", "status"]
+          "Gulberg street 5", "no", "status", "any update on my complaint?", "thanks"]
 TARGET = 2000.0
 
 

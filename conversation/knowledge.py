@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,10 @@ _EVERYDAY_WORDS = frozenset({
     "dir", "regi", "kabal", "prang", "puran", "lahor", "rustam", "doaba", "ladha", "matta",
     "دیر", "ٹل", "خار", "غازی", "باڑہ", "ٹانک", "بنو",
 })
+
+
+def _title(phrase: str) -> str:
+    return phrase.title() if phrase.isascii() else phrase
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,9 @@ class Knowledge:
     _district_index: dict[str, str] = field(default_factory=dict)
     _latin_names: list[str] = field(default_factory=list)
     _in_text_names: dict[str, str] = field(default_factory=dict)  # names found inside sentences
+    _one_word_names: list[str] = field(default_factory=list)
     _category_codes: set[str] = field(default_factory=set)
+    _district_names: set[str] = field(default_factory=set)  # the districts' own names, spelt any way
 
     @classmethod
     def load(cls, session: Session, cache_dir: Path | None = None, *, trained: bool = True) -> Knowledge:
@@ -67,10 +74,13 @@ class Knowledge:
             k.districts[d.code] = Place(d.code, d.keypad, {"en": d.name_en, "ur": d.name_ur, "ps": d.name_ps})
             for name in (d.code, d.name_en, d.name_ur, d.name_ps, *(d.aliases or [])):
                 k._district_index.setdefault(normalize(str(name)), d.code)
+            for name in (d.name_en, d.name_ur, d.name_ps):
+                k._district_names.add(normalize(name))
             k._district_index.setdefault(str(d.keypad), d.code)
         k._latin_names = [n for n in k._district_index if n.isascii() and not n.isdigit()]
         k._in_text_names = {n: c for n, c in k._district_index.items()
                             if not n.isdigit() and len(n) >= 3 and n not in _EVERYDAY_WORDS}
+        k._one_word_names = [n for n in k._in_text_names if " " not in n and len(n) >= 5]
         # The categories' own names and keywords are training examples too: an operator who
         # adds a category with keywords gets it understood without writing a corpus.
         extra: list[classifier.Example] = []
@@ -109,31 +119,41 @@ class Knowledge:
         """The district of a district, tehsil or town named anywhere in a sentence, spelt
         right or a little wrong, in Latin or Arabic script; the longest name found wins
         ("Hayatabad" -> Peshawar, "Mingora" -> Swat, "nathiagali" -> Abbottabad)."""
+        found = self.place_in_text(text)
+        return found[0] if found else None
+
+    def place_in_text(self, text: str) -> tuple[str, str | None] | None:
+        """(district code, the town as written when the sentence names a town or tehsil
+        rather than the district itself), or None when no place is named."""
         words = normalize(text).split()
-        best: tuple[int, str] | None = None
+        best: tuple[int, str, str] | None = None
         for size in (3, 2, 1):
             for i in range(len(words) - size + 1):
                 phrase = " ".join(words[i:i + size])
                 code = self._in_text_names.get(phrase)
                 if code and (best is None or len(phrase) > best[0]):
-                    best = (len(phrase), code)
-        if best:
-            return best[1]
-        return self._fuzzy_in_text(words)
+                    best = (len(phrase), code, phrase)
+        if best is None:
+            best = self._fuzzy_in_text(words)
+        if best is None:
+            return None
+        _, code, phrase = best
+        return code, (None if phrase in self._district_names else _title(phrase))
 
-    def _fuzzy_in_text(self, words: list[str]) -> str | None:
-        """A misspelt name: the closest known name to a word or two, when close enough."""
-        best: tuple[float, str] | None = None
-        for size in (2, 1):
-            for i in range(len(words) - size + 1):
-                phrase = " ".join(words[i:i + size])
-                if len(phrase) < 5 or phrase in _EVERYDAY_WORDS:
-                    continue
-                found = process.extractOne(phrase, self._in_text_names.keys(), scorer=fuzz.ratio,
-                                           score_cutoff=86)
-                if found and (best is None or found[1] > best[0]):
-                    best = (found[1], self._in_text_names[found[0]])
-        return best[1] if best else None
+    def _fuzzy_in_text(self, words: list[str]) -> tuple[int, str, str] | None:
+        """A misspelt name: the closest one-word name to a word (or to two words written
+        together: "nathia gali" / "nathiagali"), when close enough. Short words are never
+        guessed at: too many everyday words are a letter away from a place."""
+        best: tuple[float, str, str] | None = None
+        candidates = [*words, *(a + b for a, b in itertools.pairwise(words))]
+        for word in candidates:
+            if len(word) < 6 or word in _EVERYDAY_WORDS:
+                continue
+            found = process.extractOne(word, self._one_word_names, scorer=fuzz.ratio,
+                                        score_cutoff=88 if len(word) >= 7 else 90)
+            if found and (best is None or found[1] > best[0]):
+                best = (found[1], self._in_text_names[found[0]], found[0])
+        return (0, best[1], best[2]) if best else None
 
     # --- departments and categories -------------------------------------------------------
 

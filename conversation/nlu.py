@@ -52,6 +52,7 @@ _LANGUAGE_NAMES = {
     "english": "en", "angrezi": "en", "انگریزی": "en", "انګلیسي": "en",
     "urdu": "ur", "اردو": "ur",
     "pashto": "ps", "pushto": "ps", "pakhto": "ps", "پښتو": "ps", "پشتو": "ps",
+    "roman urdu": "ur-rm", "roman": "ur-rm",
 }
 
 

@@ -5,6 +5,8 @@
                      |            |  v          v (citizen: not satisfied)
                      |       awaiting_info   reopened -> (escalated) in_progress
 
+    any state before resolved -> withdrawn (the complainant's own message, with a reason)
+
 Only the complainant's own inbound message moves ``resolved -> closed``; no officer,
 admin, timer or other citizen can close a complaint. Every change is a timeline event.
 """
@@ -16,7 +18,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from storage.models import Complaint, ComplaintEvent, Contact, Message, State, utcnow
+from storage.models import OPEN_STATES, Complaint, ComplaintEvent, Contact, Message, State, utcnow
 
 
 class TransitionError(Exception):
@@ -61,6 +63,8 @@ _MOVES: dict[str, tuple[frozenset[State], State | None]] = {
     "resolve": (frozenset({State.ASSIGNED, State.IN_PROGRESS}), State.RESOLVED),
     "confirm_satisfied": (frozenset({State.RESOLVED}), State.CLOSED),
     "reject_resolution": (frozenset({State.RESOLVED}), State.REOPENED),
+    "withdraw": (frozenset({State.SUBMITTED, State.ASSIGNED, State.IN_PROGRESS, State.AWAITING_INFO,
+                            State.REOPENED}), State.WITHDRAWN),
 }
 
 
@@ -182,9 +186,33 @@ def reject_resolution(session: Session, complaint: Complaint, message: Message,
     return event
 
 
+def withdraw(session: Session, complaint: Complaint, message: Message, actor: Actor,
+             reason: str | None) -> ComplaintEvent:
+    """The complainant takes the complaint back (state ``withdrawn``, final): only with their
+    own inbound message, and only before it is resolved (after that, their answer to "are
+    you satisfied?" closes or reopens it)."""
+    _require_complainant(session, complaint, message)
+    event = _move(session, complaint, "withdraw", actor, message=message,
+                  note=(reason or "").strip() or None)
+    complaint.closed_at = utcnow()
+    return event
+
+
+def add_information(session: Session, complaint: Complaint, message: Message, actor: Actor,
+                    text: str | None = None, data: dict | None = None) -> ComplaintEvent:
+    """The complainant sent more about an open complaint (words, a photo, a voice note, a
+    location pin): on the timeline for the officer; the state does not change."""
+    _require_complainant(session, complaint, message)
+    if complaint.state not in OPEN_STATES:
+        raise IllegalTransition(complaint, "add information to")
+    complaint.updated_at = utcnow()
+    return _event(session, complaint, "citizen_added_information", actor, message=message,
+                  note=(text or "").strip() or None, data=data)
+
+
 def escalate(session: Session, complaint: Complaint, actor: Actor, reason: str) -> ComplaintEvent:
     """Raise the escalation level of an open complaint; never changes whether it is open."""
-    if complaint.state == State.CLOSED:
+    if complaint.state in (State.CLOSED, State.WITHDRAWN):
         raise IllegalTransition(complaint, "escalate")
     complaint.escalation_level += 1
     complaint.updated_at = utcnow()

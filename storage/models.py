@@ -82,9 +82,10 @@ class State(enum.StrEnum):
     RESOLVED = "resolved"
     REOPENED = "reopened"
     CLOSED = "closed"
+    WITHDRAWN = "withdrawn"  # the complainant took the complaint back before it was resolved
 
 
-OPEN_STATES = tuple(s.value for s in State if s is not State.CLOSED)
+OPEN_STATES = tuple(s.value for s in State if s not in (State.CLOSED, State.WITHDRAWN))
 
 
 class Role(enum.StrEnum):
