@@ -178,13 +178,10 @@ class Engine:
 
     def _route(self, turn: Turn) -> None:
         u = turn.understanding
-        if u.intent in ("affirm", "deny") and u.rest and len(u.rest.split()) >= 3 and not self._waiting(turn):
-            # "No water in our street for three days": a description, not an answer.
-            self._start_form(turn, u.text)
-        elif u.intent in ("affirm", "deny") or (u.intent == "satisfied" and self._waiting(turn)):
+        if u.intent in ("affirm", "deny") or (u.intent == "satisfied" and self._waiting(turn)):
             self._answer_resolution(turn, u.intent != "deny", u.rest)
         elif u.intent == "not_satisfied" and self._waiting(turn):
-            self._answer_resolution(turn, False, u.text)
+            self._answer_resolution(turn, False, u.rest or u.text)
         elif u.intent == "status" or u.number == 2 or u.tracking.number:
             self._run("action_complaint_status", turn)
         elif u.intent == "withdraw":
@@ -470,12 +467,14 @@ class Engine:
             return False
         if u.tracking.number and u.tracking.number != complaint.tracking_number:
             return False  # about another complaint
-        if u.intent in ("affirm", "satisfied") or (u.number == 1 and u.source == "rule"):
+        words = len(u.normalized.split())
+        if (u.intent in ("affirm", "satisfied") or (u.number == 1 and u.source == "rule")
+                or (u.intent == "thanks" and words >= 3)):  # "all good now, thank you"
             satisfied, reason = True, None
         elif u.intent == "deny" or (u.number == 2 and u.source == "rule"):
             satisfied, reason = False, u.rest or None
-        elif u.intent in _INFORMATION and u.has_words and len(u.normalized.split()) >= 2:
-            satisfied, reason = False, u.text
+        elif u.intent in _INFORMATION and u.has_words and words >= 2:
+            satisfied, reason = False, u.rest or u.text
         else:
             return False  # a question, a new complaint ...: the answer can wait
         state.pop("satisfaction")

@@ -25,7 +25,7 @@ CATEGORY_LIKELY = 0.3
 _EVERYDAY_WORDS = frozenset({
     "tank", "bara", "tal", "dera", "wari", "topi", "talash", "swari", "munda", "ghazi", "khar",
     "dir", "regi", "kabal", "prang", "puran", "lahor", "rustam", "doaba", "ladha", "matta",
-    "دیر", "ٹل", "خار", "غازی", "باڑہ", "ٹانک", "بنو",
+    "دیر", "ٹل", "خار", "غازی", "باڑہ", "ٹانک",
 })
 
 

@@ -124,6 +124,10 @@ def understand(text: str, prefix: str = "KP", model: TextModel | None = None) ->
                 intent = _INDEX[head]
                 rest = _after_words(stripped, size)
                 break
+    if rest and len(rest.split()) >= 3:
+        # "no lecturer at the college", "no, the water still does not come": more than a
+        # yes or no; the model reads the whole (the reason stays in ``rest``).
+        intent = None
     if intent is None and model is not None and number is None and any(ch.isalpha() for ch in norm):
         ranked = tuple(model.top(stripped, 3))
         if ranked:
