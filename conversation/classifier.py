@@ -119,6 +119,7 @@ class TextModel:
         self.idf = idf  # for the L2 norm of the TF-IDF vector
         self.intercept = intercept
         self.classes = classes
+        self._recent: dict[str, np.ndarray | None] = {}
 
     @classmethod
     def fit(cls, texts: Sequence[str], labels: Sequence[str]) -> TextModel:
@@ -153,7 +154,12 @@ class TextModel:
         return scores / scores.sum()
 
     def top(self, text: str, n: int = 3, among: set[str] | None = None) -> list[tuple[str, float]]:
-        p = self.probabilities(text)
+        # A turn may ask about the same text more than once (prefill, then the question).
+        p = self._recent.get(text)
+        if p is None and text not in self._recent:
+            if len(self._recent) >= 64:
+                self._recent.clear()
+            p = self._recent[text] = self.probabilities(text)
         if p is None:
             return []
         order = np.argsort(-p)

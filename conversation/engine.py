@@ -178,7 +178,13 @@ class Engine:
 
     def _route(self, turn: Turn) -> None:
         u = turn.understanding
-        if u.intent in ("affirm", "deny") or (u.intent == "satisfied" and self._waiting(turn)):
+        if _unsure(u):
+            # Two readings nearly as likely ("meri shikayat": a new one, or its status?):
+            # asked, not guessed.
+            options = _menu_options(u)
+            turn.state["awaiting"] = {"kind": "intent_choice", "choices": options}
+            self._say_options(turn, "did_you_mean", [catalog.text(_MENU[o], turn.lang) for o in options])
+        elif u.intent in ("affirm", "deny") or (u.intent == "satisfied" and self._waiting(turn)):
             self._answer_resolution(turn, u.intent != "deny", u.rest)
         elif u.intent == "not_satisfied" and self._waiting(turn):
             self._answer_resolution(turn, False, u.rest or u.text)
@@ -206,9 +212,6 @@ class Engine:
                 and sum(ch.isalpha() for ch in u.normalized) >= DESCRIPTION_MIN)):
             # A citizen who writes the problem straight away has started a complaint.
             self._start_form(turn, u.text)
-        elif u.source == "model" and u.intent is None and len(options := _menu_options(u)) >= 2:
-            turn.state["awaiting"] = {"kind": "intent_choice", "choices": options}
-            self._say_options(turn, "did_you_mean", [catalog.text(_MENU[o], turn.lang) for o in options])
         else:
             turn.say("not_understood")
 
@@ -704,6 +707,18 @@ def _command(u: Understanding, intent: str) -> bool:
     if u.intent != intent:
         return False
     return u.source == "rule" or (u.confidence >= 0.75 and len(u.normalized.split()) <= 6)
+
+
+def _unsure(u: Understanding) -> bool:
+    """A short message the model cannot tell between menu choices: below the confidence
+    threshold, or its two best readings close."""
+    if (u.source != "model" or u.tracking.number or len(u.normalized.split()) > 4
+            or len(_menu_options(u)) < 2):
+        return False
+    if u.intent is None:
+        return True
+    first, second = u.ranked[0], u.ranked[1]
+    return first[0] in _MENU and second[0] in _MENU and first[1] - second[1] < 0.25
 
 
 def _menu_options(u: Understanding) -> list[str]:

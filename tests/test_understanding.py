@@ -299,3 +299,15 @@ def test_information_after_the_follow_up_time_starts_a_new_complaint(rt):
     with rt.sessions() as s:
         assert s.scalars(select(ComplaintEvent).where(
             ComplaintEvent.kind == "citizen_added_information")).first() is None
+
+
+def test_a_message_with_two_likely_meanings_is_asked_about_with_numbered_choices(rt):
+    c = Citizen(rt, address="+923001230014")
+    [question] = c.send("meri shikayat")  # a new complaint, or the status of one?
+    assert question.startswith(T("did_you_mean", "ur-rm", options="").split("\n")[0])
+    options = question.splitlines()[1:-1]
+    assert f"1 {T('menu_new_complaint', 'ur-rm')}" in options
+    assert f"2 {T('menu_status', 'ur-rm')}" in options
+    chosen = options.index(f"2 {T('menu_status', 'ur-rm')}") + 1
+    assert c.send(str(chosen)) == [T("status_none", "ur-rm")]
+    assert c.complaints() == []
