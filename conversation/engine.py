@@ -101,7 +101,10 @@ class Engine:
         if conversation is None or conversation.contact_id != contact.id:
             conversation = conversation_for(session, contact.id)
         state = dict(conversation.state or {})
-        u = understand(message.text, self.prefix, self._intents)
+        # An answer of more than a few words inside the form is an answer, never a command
+        # (see _command): the intent model need not read it.
+        long_answer = bool(state.get("form")) and len(message.text.split()) > 6
+        u = understand(message.text, self.prefix, None if long_answer else self._intents)
         lang = self._language(conversation, state, message)
         turn = Turn(session, message, contact, conversation, self.knowledge, u, lang, self.prefix, state)
         token = current.set(turn)
@@ -184,6 +187,9 @@ class Engine:
             options = _menu_options(u)
             turn.state["awaiting"] = {"kind": "intent_choice", "choices": options}
             self._say_options(turn, "did_you_mean", [catalog.text(_MENU[o], turn.lang) for o in options])
+        elif u.intent in ("affirm", "deny") and len(u.rest.split()) >= 3 and not self._waiting(turn):
+            # "No water in our street for three days": a description, not an answer.
+            self._start_form(turn, u.text)
         elif u.intent in ("affirm", "deny") or (u.intent == "satisfied" and self._waiting(turn)):
             self._answer_resolution(turn, u.intent != "deny", u.rest)
         elif u.intent == "not_satisfied" and self._waiting(turn):

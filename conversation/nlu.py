@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 # Below this probability the model's intent is not taken (the engine asks instead).
 INTENT_CONFIDENT = 0.5
+# What the model may read a "yes, ..." or "no, ..." with a reason as, and it stays a yes or no.
+_SAME_ANSWER = {"affirm": ("affirm", "satisfied", "thanks", "describe", "add_info"),
+                "deny": ("deny", "not_satisfied", "describe", "add_info")}
 
 _TASHKEEL = re.compile(r"[\u064B-\u065F\u0670\u06D6-\u06ED]")
 _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
@@ -124,10 +127,13 @@ def understand(text: str, prefix: str = "KP", model: TextModel | None = None) ->
                 intent = _INDEX[head]
                 rest = _after_words(stripped, size)
                 break
-    if rest and len(rest.split()) >= 3:
-        # "no lecturer at the college", "no, the water still does not come": more than a
-        # yes or no; the model reads the whole (the reason stays in ``rest``).
-        intent = None
+    if rest and len(rest.split()) >= 3 and model is not None:
+        # "no, the water still does not come" stays a no with its reason; but when the model
+        # reads the whole as a command or as the opposite answer ("no, what is the status?"),
+        # the model's reading is taken (the reason stays in ``rest``).
+        ranked = model.top(stripped, 3)
+        if ranked and ranked[0][1] >= INTENT_CONFIDENT and ranked[0][0] not in _SAME_ANSWER[intent]:
+            intent = None
     if intent is None and model is not None and number is None and any(ch.isalpha() for ch in norm):
         ranked = tuple(model.top(stripped, 3))
         if ranked:
