@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from storage.letters import Letter
 from tests.letters import scans
+from tests.letters.scans import needs_ocr_tools
 
 
 def batch() -> list[tuple[bytes, str]]:
@@ -24,6 +25,7 @@ def batch() -> list[tuple[bytes, str]]:
     ]
 
 
+@needs_ocr_tools
 def test_a_mixed_batch_keeps_the_good_scans_and_names_the_bad_ones(rt, clerk):
     client, token = clerk
     files = [(io.BytesIO(data), name) for data, name in batch()]
