@@ -47,8 +47,14 @@ def _require_current_schema(rt) -> None:
     from storage import db
 
     heads = set(ScriptDirectory.from_config(db.alembic_config(rt.engine)).get_heads())
-    with rt.engine.connect() as conn:
-        current = set(MigrationContext.configure(conn).get_current_heads())
+    quiet = logging.getLogger("alembic.runtime.migration")  # no "Context impl" lines: nothing runs
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
+    try:
+        with rt.engine.connect() as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+    finally:
+        quiet.setLevel(level)
     if current != heads:
         raise click.ClickException("the database schema is missing or not up to date: "
                                    "run `ikhtiyar db upgrade` first")
