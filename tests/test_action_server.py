@@ -131,6 +131,23 @@ def test_a_rasa_call_naming_another_contacts_stored_message_closes_nothing(rt):
     assert _state(rt) == before
 
 
+def test_a_rasa_call_naming_the_complainants_message_from_before_the_resolution_closes_nothing(rt):
+    c = Citizen(rt, address="+923001234567")
+    for text in ("1", "The school's water cooler is broken since March", "Kohat", "Main bazaar",
+                 "yes", "skip", "yes"):
+        c.send(text)
+    with rt.sessions() as s:  # the "yes" that confirmed the form, long before any resolution
+        earlier = s.scalars(select(Message.provider_id).where(Message.direction == "in")
+                            .order_by(Message.id.desc())).first()
+    with transaction(rt.sessions) as s:
+        casework.resolve(s, s.scalars(select(Complaint)).one(), lifecycle.Actor("officer"), "done")
+    before = _state(rt)
+    result = asyncio.run(_executor(rt).run(_call("action_answer_resolution", "whatsapp:+923001234567",
+                                                 "yes", earlier, {"satisfied": True})))
+    assert [r["response"] for r in result.responses] == ["nothing_to_confirm"]
+    assert _state(rt) == before
+
+
 def test_a_rasa_call_for_another_sender_cannot_close_it(rt):
     _resolved_whatsapp_complaint(rt)
     result = asyncio.run(_executor(rt).run(_call("action_answer_resolution", "whatsapp:+923339999999",
