@@ -101,8 +101,8 @@ _MOVES: dict[str, tuple[frozenset[State], State | None]] = {
     "resolve": (frozenset({State.ASSIGNED, State.IN_PROGRESS}), State.RESOLVED),
     "confirm_satisfied": (frozenset({State.RESOLVED}), State.CLOSED),
     "reject_resolution": (frozenset({State.RESOLVED}), State.REOPENED),
-    "proxy_satisfied": (frozenset({State.RESOLVED}), State.CLOSED),
-    "proxy_not_satisfied": (frozenset({State.RESOLVED}), State.REOPENED),
+    "confirm_by_proxy": (frozenset({State.RESOLVED}), State.CLOSED),
+    "reject_by_proxy": (frozenset({State.RESOLVED}), State.REOPENED),
     "withdraw": (frozenset({State.SUBMITTED, State.ASSIGNED, State.IN_PROGRESS, State.AWAITING_INFO,
                             State.REOPENED}), State.WITHDRAWN),
 }
@@ -264,7 +264,7 @@ def check_proxy(session: Session, complaint: Complaint, clerk: User) -> None:
         raise ProxyRefused("only a clerk records an answer given on paper or by phone")
     if not scope.can_see(clerk, complaint):
         raise OutOfScope("the complaint is not in your scope")
-    _allowed(complaint, "proxy_satisfied")
+    _allowed(complaint, "confirm_by_proxy")
     if complaint.channel != "letter" and has_digital_channel(session, complaint):
         raise ProxyRefused("the complainant can answer on WhatsApp, SMS or email themselves: "
                            "only their own answer closes the complaint")
@@ -285,10 +285,10 @@ def confirm_by_proxy(session: Session, complaint: Complaint, clerk: User, *, sat
     data = {"satisfied": satisfied, "via": via, "evidence": evidence.id}
     note = (note or "").strip() or None
     if satisfied:
-        event = _move(session, complaint, "proxy_satisfied", actor, kind=PROXY, note=note, data=data)
+        event = _move(session, complaint, "confirm_by_proxy", actor, kind=PROXY, note=note, data=data)
         complaint.closed_at = utcnow()
         return event
-    event = _move(session, complaint, "proxy_not_satisfied", actor, kind=PROXY, note=note, data=data)
+    event = _move(session, complaint, "reject_by_proxy", actor, kind=PROXY, note=note, data=data)
     complaint.resolved_at = None
     escalate(session, complaint, SYSTEM, "the citizen is not satisfied with the resolution (by proxy)")
     return event

@@ -243,7 +243,7 @@ def test_a_clerk_may_answer_for_a_complainant_without_a_digital_channel(rt):
     ("no_evidence", "needs the scan"),
     ("empty_scan", "needs the scan"),
     ("another_complaints_scan", "needs the scan"),
-    ("not_resolved", "cannot proxy satisfied"),
+    ("not_resolved", "cannot confirm by proxy"),
 ])
 def test_a_confirmation_by_proxy_is_refused_and_changes_nothing(rt, case, error):
     with rt.sessions() as s, s.begin():
