@@ -586,7 +586,7 @@ class Engine:
     def _withdrawn(self, turn: Turn, complaint: Complaint, reason: str | None) -> None:
         try:
             lifecycle.withdraw(turn.session, complaint, turn.message,
-                               lifecycle.Actor("citizen", channel=turn.contact.channel), reason)
+                               reason or turn.understanding.text)
         except lifecycle.TransitionError:  # resolved or closed meanwhile
             turn.say("withdraw_none")
             return

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     trust_proxy: bool = False
     secret_key: str | None = None
     data_key: str | None = None
+    # The shared secret a Rasa server sends to ``ikhtiyar actions`` (its endpoint's token).
+    actions_token: str | None = Field(default=None, min_length=16)
     web_listen: str = "127.0.0.1:8080"
     smtp_listen: str = "127.0.0.1:2525"
     mail_address: str = "complaints@ikhtiyar.localhost"

@@ -82,10 +82,13 @@ class State(enum.StrEnum):
     RESOLVED = "resolved"
     REOPENED = "reopened"
     CLOSED = "closed"
-    WITHDRAWN = "withdrawn"  # the complainant took the complaint back before it was resolved
+    # The complainant withdrew it before it was resolved: ended, but not "closed" (nobody
+    # confirmed a resolution).
+    WITHDRAWN = "withdrawn"
 
 
-OPEN_STATES = tuple(s.value for s in State if s not in (State.CLOSED, State.WITHDRAWN))
+ENDED_STATES = (State.CLOSED.value, State.WITHDRAWN.value)
+OPEN_STATES = tuple(s.value for s in State if s.value not in ENDED_STATES)
 
 
 class Role(enum.StrEnum):

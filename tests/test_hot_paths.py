@@ -10,8 +10,11 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from conversation.knowledge import Knowledge
 from conversation.messages import InboundMessage
 from gateway import jobs
 from gateway.pipeline import receive
@@ -93,38 +96,54 @@ def test_the_form_messages_belong_to_the_filed_complaint(rt):
         assert "form" not in conversation.state
 
 
-@pytest.mark.parametrize("text", [
-    "The water supply in our street has been broken for a week",
-    "no electricity since morning, transformer burnt",
-    "police did not register my FIR",
-    "گلی میں پانی نہیں آ رہا",
-    "the school teacher is absent",
-    "sewerage drain overflowing and garbage not collected",
-    "nothing here at all",
+@pytest.mark.parametrize(("text", "category"), [
+    ("The water supply in our street has been broken for a week", "LOCAL_GOVT_WATER_SUPPLY"),
+    # the trained model reads "transformer burnt" as the category of that name
+    ("no electricity since morning, transformer burnt", "ELECTRICITY_TRANSFORMER"),
+    ("police did not register my FIR", "POLICE_FIR"),
+    ("ہسپتال میں ڈاکٹر نہیں", "HEALTH_STAFF_ABSENT"),
+    ("a ghost teacher: no teacher has come all month", "EDUCATION_TEACHER_ABSENT"),
+    ("the road is full of potholes", "CW_ROAD_DAMAGE"),
+    ("nothing here at all", None),
 ])
-def test_the_fast_category_scorer_gives_what_the_fitted_pipeline_gives(text):
+def test_a_description_suggests_the_category_its_keywords_name(rt, text, category):
+    with rt.sessions() as s:
+        assert Knowledge.load(s).suggest_category(text) == category
+
+
+def test_the_fast_category_scorer_gives_what_the_fitted_pipeline_gives():
     """The engine scores a message with look-ups and one small product, not through
-    scikit-learn: the probabilities must be the pipeline's own (calibrated) ones."""
+    scikit-learn: on texts made of the corpus's words (whole, cut, run together) and
+    filler, its probabilities are the fitted pipeline's own (calibrated) ones."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     from conversation import classifier
 
     _, categories = classifier.corpus()
-    model = classifier.TextModel.fit([e.text for e in categories], [e.label for e in categories])
-    vectorizer = TfidfVectorizer(analyzer=classifier.char_ngrams, sublinear_tf=True)
-    vectorizer.fit([e.text for e in categories])
+    texts = [e.text for e in categories]
+    model = classifier.TextModel.fit(texts, [e.label for e in categories])
+    vectorizer = TfidfVectorizer(analyzer=classifier.char_ngrams, sublinear_tf=True).fit(texts)
     assert vectorizer.vocabulary_ == model.vocabulary
-    row = vectorizer.transform([text]).toarray()[0]
-    # weights carry idf x coefficients x temperature: dividing the idf out gives the linear scores
-    scores = (row / vectorizer.idf_) @ model.weights + model.intercept
-    expected = np.exp(scores - scores.max())
-    expected /= expected.sum()
-    got = model.probabilities(text)
-    if not row.any():
-        assert got is None
-    else:
-        assert np.allclose(got, expected)
-        assert model.top(text, 1)[0][0] == model.classes[int(np.argmax(expected))]
+    words = sorted({w for t in texts for w in t.split()})
+    pieces = st.one_of(st.sampled_from(words), st.sampled_from(words).map(lambda w: w[1:]),
+                       st.sampled_from(["the", "no", "since", "نہیں", "میں", "week", "x"]),
+                       st.text(alphabet="abcdefghiklmnoprstuwy ", max_size=8))
+
+    @settings(max_examples=300, deadline=None, database=None)
+    @given(st.lists(pieces, max_size=8), st.sampled_from([" ", "", ", "]))
+    def agrees(parts: list[str], joiner: str) -> None:
+        text = joiner.join(parts)
+        row = vectorizer.transform([text]).toarray()[0]
+        got = model.probabilities(text)
+        if not row.any():
+            assert got is None
+            return
+        # weights carry idf x coefficients x temperature: the idf divided out, the linear scores
+        scores = (row / vectorizer.idf_) @ model.weights + model.intercept
+        expected = np.exp(scores - scores.max())
+        assert np.allclose(got, expected / expected.sum())
+
+    agrees()
 
 
 def test_begin_immediate_waits_for_the_writer_then_takes_the_lock(tmp_path):
