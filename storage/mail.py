@@ -8,6 +8,15 @@ engine, an officer's action, a status update), the headers that keep it in the c
 thread: In-Reply-To, References, the subject and the tracking number. A before-flush hook
 does it, so no caller can forget it, and a retry sends the very same headers.
 
+Inbound mail: its provider id is ``in:`` + its Message-ID + ``#`` + a digest of its sender
+and body, so a retry of the same mail is stored once but another mail that reuses a
+Message-ID is its own message. The mail itself is kept as it came, as encrypted bytes
+(``mail_raw``): a mail need not be valid text in any charset.
+
+Answer budgets: how many automatic answers went lately to one sender address and to one
+connecting IP (keyed by HMAC, never in clear), so the listener cannot be made to send mail
+to a forged address at will.
+
 Turns: the hook also stamps every outbound email row with its turn, shared by all rows
 queued in one transaction (a conversation turn, an officer's action). The outbox sends a
 turn's rows of one case as one mail (channels.email.outbox), so a citizen gets one mail
@@ -22,11 +31,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String, event, or_, select
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, event, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from storage import lifecycle
+from storage.crypto import EncryptedBytes, lookup_hash
 from storage.models import Base, Complaint, Contact, Message, OutboxStatus, UTCDateTime, utcnow
 
 REFERENCES_CAP = 10  # References grows with every reply; long chains only cost header bytes
@@ -54,6 +64,25 @@ class UsedLink(Base):
     used_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class RawMail(Base):
+    """An inbound mail exactly as it came (RFC 5322 bytes, 8-bit headers and all), encrypted."""
+
+    __tablename__ = "mail_raw"
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), primary_key=True)
+    data: Mapped[bytes] = mapped_column(EncryptedBytes)
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
+class AnswerBudget(Base):
+    """Automatic answers sent for one key (a sender address, a connecting IP) in a window."""
+
+    __tablename__ = "mail_answer_budget"
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)  # kind + ":" + HMAC
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
 # --- Message-IDs ----------------------------------------------------------------------------
 
 
@@ -71,13 +100,28 @@ def clean_message_id(value: str | None) -> str | None:
     return text if len(text) > 2 else None
 
 
-def inbound_provider_id(message_id: str | None, data: bytes = b"") -> str:
-    """The provider id of an inbound mail: its Message-ID, else a digest of its bytes."""
+def body_digest(data: bytes) -> str:
+    """SHA-256 of a mail's body (after the header block), line ends normalized: the same
+    for a sending server's retry, different for another mail that reuses a Message-ID."""
+    normalized = data.replace(b"\r\n", b"\n")
+    _head, found, body = normalized.partition(b"\n\n")
+    return hashlib.sha256(body.rstrip() if found else normalized).hexdigest()
+
+
+def inbound_provider_id(message_id: str | None, data: bytes = b"", sender: str = "") -> str:
+    """The provider id of an inbound mail: its Message-ID with a digest of its sender and
+    body, else a digest of its bytes."""
     mid = clean_message_id(message_id)
     if mid and len(mid) <= _MID_MAX:
-        return "in:" + mid
-    source = mid.encode() if mid else data
-    return "in-sha256:" + hashlib.sha256(source).hexdigest()
+        key = hashlib.sha256(f"{sender.strip().lower()}\n{body_digest(data)}".encode()).hexdigest()
+        return f"in:{mid}#{key[:16]}"
+    return "in-sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _inbound_with_id(message_ids: list[str]):
+    """A condition: an inbound mail row carries one of these Message-IDs."""
+    return or_(Message.provider_id.in_([f"in:{m}" for m in message_ids]),  # stored before the digest
+               *(Message.provider_id.startswith(f"in:{m}#", autoescape=True) for m in message_ids))
 
 
 def mail_info(message: Message) -> dict:
@@ -102,7 +146,8 @@ class Thread:
 
 def find_thread(session: Session, contact: Contact, info: dict, tagged: str | None) -> Thread:
     """Match a mail to its thread: our Message-IDs first, then the citizen's earlier mails
-    in References/In-Reply-To, then the subject tag, trusted only from the complainant."""
+    in References/In-Reply-To, then the subject tag. A case is found only for its own
+    complainant: a stranger who quotes our Message-ID (or the tag) starts a thread of their own."""
     refs = [r for r in (info.get("in_reply_to"), *reversed(info.get("references") or [])) if r]
     refs = list(dict.fromkeys(clean_message_id(r) for r in refs if clean_message_id(r)))[:50]
     if refs:
@@ -112,13 +157,16 @@ def find_thread(session: Session, contact: Contact, info: dict, tagged: str | No
         theirs = session.scalars(select(Message).where(
             Message.channel == "email", Message.direction == "in",
             Message.contact_id == contact.id,
-            Message.provider_id.in_([inbound_provider_id(r) for r in refs]))).all()
+            _inbound_with_id(refs))).all()
+        ours = [m for m in ours if m.contact_id == contact.id]  # not our mail to someone else
         for found in (ours, theirs):
             if found:
                 with_case = [m for m in found if m.complaint_id]
                 if with_case:
-                    latest = max(with_case, key=lambda m: m.id)
-                    return Thread(True, session.get(Complaint, latest.complaint_id))
+                    complaint = session.get(Complaint, max(with_case, key=lambda m: m.id).complaint_id)
+                    if complaint.citizen_id != contact.citizen_id:
+                        return Thread(False, None)
+                    return Thread(True, complaint)
                 return Thread(True, None)
     if tagged:
         complaint = session.scalars(select(Complaint).where(
@@ -239,6 +287,48 @@ def record_bounce(session: Session, bounced: Message, notice: Message, diagnosti
         lifecycle.note(session, complaint, lifecycle.SYSTEM,
                        f"Email to the citizen could not be delivered ({diagnostic[:200]})",
                        kind="delivery_failed", message=notice)
+
+
+# --- the mail as it came -----------------------------------------------------------------------
+
+
+def save_raw(session: Session, message_id: int, data: bytes) -> None:
+    session.add(RawMail(message_id=message_id, data=data, size=len(data),
+                        sha256=hashlib.sha256(data).hexdigest()))
+
+
+def raw_mail(session: Session, message_id: int) -> bytes | None:
+    row = session.get(RawMail, message_id)
+    return None if row is None else row.data
+
+
+# --- answer budgets ---------------------------------------------------------------------------
+
+
+def take_answer(session: Session, limits: list[tuple[str, str, int]], window_seconds: int,
+                now: datetime | None = None) -> bool:
+    """Spend one automatic answer on every (kind, value, limit) key; False, spending
+    nothing, when any key has used its limit in the current window."""
+    now = now or utcnow()
+    rows = []
+    for kind, value, limit in limits:
+        key = f"{kind}:{lookup_hash(value.strip().lower())}"
+        row = session.get(AnswerBudget, key, with_for_update=True)
+        if row is None:
+            try:
+                with session.begin_nested():
+                    row = AnswerBudget(key=key, window_start=now, count=0)
+                    session.add(row)
+            except IntegrityError:  # another mail of the same sender at the same moment
+                row = session.get(AnswerBudget, key, with_for_update=True, populate_existing=True)
+        if (now - row.window_start).total_seconds() >= window_seconds:
+            row.window_start, row.count = now, 0
+        if row.count >= limit:
+            return False
+        rows.append(row)
+    for row in rows:
+        row.count += 1
+    return True
 
 
 # --- IMAP ------------------------------------------------------------------------------------
