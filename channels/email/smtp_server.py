@@ -78,10 +78,11 @@ class _Controller(Controller):
                          data_size_limit=max_bytes, enable_SMTPUTF8=True, ident="Ikhtiyar ESMTP",
                          server_hostname=server_name)
         # aiosmtpd refuses DATA lines over 1,000 bytes (500 "Line too long"); real mail has
-        # them. A line may be as long as the message, which stays capped by SIZE. aiosmtpd
-        # sizes each connection's read buffer from the class attribute, hence a subclass.
+        # them. A line may be as long as the message, which stays capped by SIZE (twice the
+        # size, so that a line a little over the limit is answered 552 "too much mail data").
+        # aiosmtpd sizes each connection's read buffer from the class attribute: a subclass.
         self.server_class = type("LongLinesSMTP", (SMTP,),
-                                 {"line_length_limit": max(SMTP.line_length_limit, max_bytes + 2)})
+                                 {"line_length_limit": max(SMTP.line_length_limit, 2 * max_bytes)})
 
     def factory(self) -> SMTP:
         return self.server_class(self.handler, **self.SMTP_kwargs)
