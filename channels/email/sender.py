@@ -6,6 +6,7 @@ it was queued (storage.mail), the tracking number in the subject, and marks itse
 automatic reply so that other robots do not answer it.
 
 ``IKHTIYAR_SMTP_URL``: ``smtp://user:pass@host:587`` (STARTTLS when the server offers it;
+a user and password are only ever sent over TLS: a relay without STARTTLS gets nothing;
 ``?starttls=1`` requires it, ``?starttls=0`` never uses it), ``smtps://host:465`` (TLS from
 the first byte). ``?verify=0`` accepts an unverified certificate (an internal relay),
 ``?cafile=PATH`` trusts a private CA (PEM) besides the system's. A certificate that is not
@@ -148,10 +149,16 @@ class SmtpSender:
                 smtp = smtplib.SMTP(server.host, server.port, timeout=TIMEOUT)
             with smtp:
                 smtp.ehlo()
+                encrypted = server.tls
                 if server.starttls == "yes" or (server.starttls == "auto" and smtp.has_extn("starttls")):
                     smtp.starttls(context=context)
                     smtp.ehlo()
+                    encrypted = True
                 if server.username:
+                    if not encrypted:  # a password in clear is a password given away
+                        raise TransientError(
+                            f"SMTP relay {server.host}:{server.port} does not offer STARTTLS: the "
+                            "password is never sent in clear; use smtps:// or a relay with STARTTLS")
                     smtp.login(server.username, server.password or "")
                 smtp.send_message(message, from_addr=self.address, to_addrs=[to])
         except smtplib.SMTPRecipientsRefused as exc:
