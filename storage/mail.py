@@ -29,9 +29,21 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, event, or_, select
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Integer,
+    String,
+    bindparam,
+    delete,
+    event,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -78,7 +90,7 @@ class AnswerBudget(Base):
     """Automatic answers sent for one key (a sender address, a connecting IP) in a window."""
 
     __tablename__ = "mail_answer_budget"
-    key: Mapped[str] = mapped_column(String(80), primary_key=True)  # kind + ":" + HMAC
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)  # kind:window:HMAC
     window_start: Mapped[datetime] = mapped_column(UTCDateTime())
     count: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -305,30 +317,35 @@ def raw_mail(session: Session, message_id: int) -> bytes | None:
 # --- answer budgets ---------------------------------------------------------------------------
 
 
+def _budget_upsert(dialect_insert):
+    table = AnswerBudget.__table__
+    stmt = dialect_insert(table).values(key=bindparam("key"), window_start=bindparam("start"), count=1)
+    return stmt.on_conflict_do_update(index_elements=["key"], set_={"count": table.c.count + 1}) \
+        .returning(table.c.count)
+
+
+_BUDGET_UPSERT = {"postgresql": _budget_upsert(pg_insert), "sqlite": _budget_upsert(sqlite_insert)}
+
+
 def take_answer(session: Session, limits: list[tuple[str, str, int]], window_seconds: int,
                 now: datetime | None = None) -> bool:
-    """Spend one automatic answer on every (kind, value, limit) key; False, spending
-    nothing, when any key has used its limit in the current window."""
+    """Spend one automatic answer on every (kind, value, limit) key; False when any key has
+    used its limit in the current window (fixed windows of ``window_seconds``). One upsert
+    per key, safe under concurrent mails of one sender."""
     now = now or utcnow()
-    rows = []
+    bucket = int(now.timestamp()) // window_seconds
+    start = datetime.fromtimestamp(bucket * window_seconds, tz=UTC)
+    statement = _BUDGET_UPSERT[session.get_bind().dialect.name]
+    allowed, opened = True, False
     for kind, value, limit in limits:
-        key = f"{kind}:{lookup_hash(value.strip().lower())}"
-        row = session.get(AnswerBudget, key, with_for_update=True)
-        if row is None:
-            try:
-                with session.begin_nested():
-                    row = AnswerBudget(key=key, window_start=now, count=0)
-                    session.add(row)
-            except IntegrityError:  # another mail of the same sender at the same moment
-                row = session.get(AnswerBudget, key, with_for_update=True, populate_existing=True)
-        if (now - row.window_start).total_seconds() >= window_seconds:
-            row.window_start, row.count = now, 0
-        if row.count >= limit:
-            return False
-        rows.append(row)
-    for row in rows:
-        row.count += 1
-    return True
+        key = f"{kind}:{bucket}:{lookup_hash(value.strip().lower())}"[:80]
+        count = session.execute(statement, {"key": key, "start": start}).scalar_one()
+        allowed = allowed and count <= limit
+        opened = opened or count == 1
+    if opened:  # a new window: forget the ones before the last
+        session.execute(delete(AnswerBudget).where(
+            AnswerBudget.window_start < start - timedelta(seconds=window_seconds)))
+    return allowed
 
 
 # --- IMAP ------------------------------------------------------------------------------------

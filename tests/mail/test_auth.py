@@ -192,6 +192,7 @@ def test_answers_are_budgeted_per_connecting_ip(mail_rt, listener, sink):
     mail_rt.settings.__dict__["mail_answers_per_ip"] = 2
     for n in range(4):  # four forged senders, one IP
         body = fixture_bytes("plain").replace(b"asad.khan@example.org", f"victim{n}@example.net".encode())
+        body = body.replace(b"Message-ID: <", f"Message-ID: <{n}.".encode())
         assert send(listener, body, sender=f"victim{n}@example.net")[0] == 250
     mail_rt.queue.run_due()
     assert len(sink.messages) == 2
