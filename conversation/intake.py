@@ -90,7 +90,9 @@ def _answers_a_resolution(turn: Turn) -> bool:
     awaiting = turn.state.get("awaiting") or {}
     if awaiting.get("kind") == "which_complaint":
         return True
-    if turn.understanding.intent not in ("affirm", "deny") or awaiting or turn.state.get("form"):
+    # Whatever else is awaited: a yes or no the awaited step does not take falls through to
+    # the answer to "are you satisfied?".
+    if turn.understanding.intent not in ("affirm", "deny") or turn.state.get("form"):
         return False
     return bool(resolved_complaints(turn.session, turn.contact.citizen_id))
 
