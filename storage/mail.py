@@ -1,17 +1,14 @@
 """What email needs beyond the messages table: the IMAP poller's place in each mailbox,
 the one-click answer links already used, and the thread of every outbound email.
 
-Threads: an inbound mail's provider id is ``in:`` + its Message-ID (so it can never clash
-with the Message-ID we put on our own mail, which becomes the outbound row's provider id
-once sent). Every outbound email row gets, when it is queued (whoever queues it: the
+Threads: an inbound mail's provider id starts ``in:`` + its Message-ID + ``#`` (see
+channels.email.threading). Every outbound email row gets, when it is queued (whoever queues it: the
 engine, an officer's action, a status update), the headers that keep it in the citizen's
 thread: In-Reply-To, References, the subject and the tracking number. A before-flush hook
 does it, so no caller can forget it, and a retry sends the very same headers.
 
-Inbound mail: its provider id is ``in:`` + its Message-ID + ``#`` + a digest of its sender
-and body, so a retry of the same mail is stored once but another mail that reuses a
-Message-ID is its own message. The mail itself is kept as it came, as encrypted bytes
-(``mail_raw``): a mail need not be valid text in any charset.
+Inbound mail is kept as it came, as encrypted bytes (``mail_raw``): a mail need not be
+valid text in any charset.
 
 Answer budgets: how many automatic answers went lately to one sender address and to one
 connecting IP (keyed by HMAC, never in clear), so the listener cannot be made to send mail
@@ -19,7 +16,7 @@ to a forged address at will.
 
 Turns: the hook also stamps every outbound email row with its turn, shared by all rows
 queued in one transaction (a conversation turn, an officer's action). The outbox sends a
-turn's rows of one case as one mail (channels.email.outbox), so a citizen gets one mail
+turn's rows of one case as one mail (gateway.mail_outbox), so a citizen gets one mail
 per turn, not one per reply.
 """
 
@@ -51,8 +48,7 @@ from storage import lifecycle
 from storage.crypto import EncryptedBytes, lookup_hash
 from storage.models import Base, Complaint, Contact, Message, OutboxStatus, UTCDateTime, utcnow
 
-REFERENCES_CAP = 10  # References grows with every reply; long chains only cost header bytes
-_MID_MAX = 200
+REFERENCES_CAP = 10  # the thread kept for a reply (the mail renders its own cap too)
 
 
 class ImapState(Base):
@@ -98,36 +94,10 @@ class AnswerBudget(Base):
 # --- Message-IDs ----------------------------------------------------------------------------
 
 
-def clean_message_id(value: str | None) -> str | None:
-    """``<id@host>`` from a header value, or None when there is nothing usable."""
-    if not value:
-        return None
-    text = "".join(str(value).split())
-    if not text:
-        return None
-    if not text.startswith("<"):
-        text = "<" + text
-    if not text.endswith(">"):
-        text += ">"
-    return text if len(text) > 2 else None
-
-
-def body_digest(data: bytes) -> str:
-    """SHA-256 of a mail's body (after the header block), line ends normalized: the same
-    for a sending server's retry, different for another mail that reuses a Message-ID."""
-    normalized = data.replace(b"\r\n", b"\n")
-    _head, found, body = normalized.partition(b"\n\n")
-    return hashlib.sha256(body.rstrip() if found else normalized).hexdigest()
-
-
-def inbound_provider_id(message_id: str | None, data: bytes = b"", sender: str = "") -> str:
-    """The provider id of an inbound mail: its Message-ID with a digest of its sender and
-    body, else a digest of its bytes."""
-    mid = clean_message_id(message_id)
-    if mid and len(mid) <= _MID_MAX:
-        key = hashlib.sha256(f"{sender.strip().lower()}\n{body_digest(data)}".encode()).hexdigest()
-        return f"in:{mid}#{key[:16]}"
-    return "in-sha256:" + hashlib.sha256(data).hexdigest()
+def _ids(values) -> list[str]:
+    """The Message-IDs among ``values`` (the email channel stores them as ``<id@host>``)."""
+    return [v for v in values if isinstance(v, str) and 2 < len(v) <= 250
+            and v.startswith("<") and v.endswith(">")]
 
 
 def _inbound_with_id(message_ids: list[str]):
@@ -161,7 +131,7 @@ def find_thread(session: Session, contact: Contact, info: dict, tagged: str | No
     in References/In-Reply-To, then the subject tag. A case is found only for its own
     complainant: a stranger who quotes our Message-ID (or the tag) starts a thread of their own."""
     refs = [r for r in (info.get("in_reply_to"), *reversed(info.get("references") or [])) if r]
-    refs = list(dict.fromkeys(clean_message_id(r) for r in refs if clean_message_id(r)))[:50]
+    refs = list(dict.fromkeys(_ids(refs)))[:50]
     if refs:
         ours = session.scalars(select(Message).where(
             Message.channel == "email", Message.direction == "out",
@@ -202,11 +172,10 @@ def thread_headers(session: Session, message: Message) -> dict:
         parent = session.scalars(inbound.order_by(Message.id.desc()).limit(1)).first()
     headers: dict = {"token": secrets.token_hex(12)}
     info = mail_info(parent) if parent is not None else {}
-    mid = clean_message_id(info.get("message_id"))
+    mid = next(iter(_ids([info.get("message_id")])), None)
     if mid:
-        refs = [r for r in (clean_message_id(x) for x in info.get("references") or []) if r]
         headers["in_reply_to"] = mid
-        headers["references"] = [*refs, mid][-REFERENCES_CAP:]
+        headers["references"] = [*_ids(info.get("references") or []), mid][-REFERENCES_CAP:]
     if info.get("subject"):
         headers["subject"] = str(info["subject"])[:200]
     complaint = session.get(Complaint, message.complaint_id) if message.complaint_id else None
@@ -273,7 +242,7 @@ def carried_provider_id(mail_id: str, position: int) -> str:
 
 def our_mail(session: Session, message_ids: list[str]) -> list[Message]:
     """Our outbound emails with these Message-IDs, and the rows each of them carried."""
-    ids = [m for m in (clean_message_id(x) for x in message_ids) if m][:20]
+    ids = _ids(message_ids)[:20]
     if not ids:
         return []
     return list(session.scalars(select(Message).where(

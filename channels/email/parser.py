@@ -22,8 +22,8 @@ from html.parser import HTMLParser
 
 from channels.addresses import AddressError, email_address
 from channels.email import loops, threading
+from channels.email.threading import clean_message_id, inbound_provider_id
 from conversation.messages import InboundMessage, Media
-from storage.mail import clean_message_id, inbound_provider_id
 
 MAX_DEPTH = 8  # multipart nesting we walk; deeper parts are noted and skipped
 MAX_PARTS = 100

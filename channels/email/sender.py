@@ -19,6 +19,7 @@ import html
 import smtplib
 import ssl
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from urllib.parse import unquote, urlsplit
@@ -26,7 +27,6 @@ from urllib.parse import unquote, urlsplit
 from channels.delivery import Delivered, Outgoing, PermanentError, TransientError
 from channels.email import links, loops, server_url, threading
 from conversation import catalog
-from storage.models import utcnow
 
 RTL = ("ur", "ps")
 TIMEOUT = 30
@@ -99,7 +99,7 @@ class SmtpSender:
         token = str(thread.get("token") or "")
         msg["Message-ID"] = (f"<{token}.ikhtiyar@{self.domain}>" if token.isalnum()
                              else make_msgid("ikhtiyar", self.domain))
-        msg["Date"] = format_datetime(utcnow())
+        msg["Date"] = format_datetime(datetime.now(UTC))
         msg["From"] = formataddr((self.display_name, self.address))
         msg["To"] = out.to
         fallback = catalog.text("email_subject", lang, tracking=shown) if shown \

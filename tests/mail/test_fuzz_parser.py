@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from channels.email import auth, parser, threading
-from storage.mail import clean_message_id, inbound_provider_id
+from channels.email.threading import clean_message_id, inbound_provider_id
 from tests.mail.conftest import FIXTURES
 
 SEEDS = [p.read_bytes() for p in sorted(FIXTURES.glob("*.eml"))]
@@ -59,7 +59,6 @@ def fuzz_one_mail(data: bytes) -> None:
     for value in (mail.in_reply_to, *mail.references):
         assert clean_message_id(value) == value
     threading.reply_subject(mail.subject, "KP-1234567", "fallback")
-    threading.subject_tag(mail.subject)
     verdict = auth.authenticate(data, envelope_from="fuzz@example.org", ip="192.0.2.1",
                                 helo="mx.example.org", trusted_authserv_id="mx.example",
                                 lookup=lambda *a, **k: [])
