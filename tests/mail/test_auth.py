@@ -7,6 +7,8 @@ adds nothing to someone else's case. Answers are budgeted per sender and per IP.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from dataclasses import replace
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -16,9 +18,10 @@ from sqlalchemy import select
 
 from gateway import mail_service
 from storage.models import Attachment, Complaint, ComplaintEvent, Message
-from tests.mail.conftest import Listener, fixture_bytes, free_port
+from tests.conftest import IN_CI
+from tests.mail.conftest import ADDRESS, Listener, fixture_bytes, free_port
 from tests.mail.test_case import links_in, resolve
-from tests.mail.test_smtp import send
+from tests.mail.test_smtp import crlf, send
 
 VICTIM = "asad.khan@example.org"
 
@@ -129,11 +132,15 @@ def test_spf_of_the_attackers_own_domain_does_not_count(mail_rt, listener, resol
     assert state(mail_rt) == ("resolved", 0)
 
 
-def relay_listener(mail_rt, dns, authserv_id: str):
-    rt = replace(mail_rt, settings=mail_rt.settings.model_copy(
-        update={"mail_trusted_authserv_id": authserv_id}))
+def listener_with(mail_rt, dns, **settings):
+    """A listener of its own, with these settings changed; returns (controller, listener)."""
+    rt = replace(mail_rt, settings=mail_rt.settings.model_copy(update=settings))
     port = free_port()
     return mail_service.start_smtp(rt, listen=f"127.0.0.1:{port}", lookup=dns.lookup), Listener("127.0.0.1", port)
+
+
+def relay_listener(mail_rt, dns, authserv_id: str):
+    return listener_with(mail_rt, dns, mail_trusted_authserv_id=authserv_id)
 
 
 def test_the_trusted_relays_authentication_results_count(mail_rt, resolved, dns):
@@ -175,12 +182,15 @@ def test_a_stranger_quoting_our_message_id_adds_nothing_to_the_case(mail_rt, lis
         assert incoming[-1].complaint_id != victim.id
 
 
-def test_answers_are_budgeted_per_sender(mail_rt, listener, sink):
-    mail_rt.settings.__dict__["mail_answers_per_sender"] = 3
-    for n in range(5):
-        body = fixture_bytes("plain").replace(b"ten days", f"{n + 10} days".encode())
-        body = body.replace(b"Message-ID: <", f"Message-ID: <{n}.".encode())
-        assert send(listener, body, sender="attacker@evil.test")[0] == 250
+def test_answers_are_budgeted_per_sender(mail_rt, dns, sink):
+    controller, listener = listener_with(mail_rt, dns, mail_answers_per_sender=3)
+    try:
+        for n in range(5):
+            body = fixture_bytes("plain").replace(b"ten days", f"{n + 10} days".encode())
+            body = body.replace(b"Message-ID: <", f"Message-ID: <{n}.".encode())
+            assert send(listener, body, sender="attacker@evil.test")[0] == 250
+    finally:
+        controller.stop()
     mail_rt.queue.run_due()
     assert len(sink.messages) == 3
     with mail_rt.sessions() as s:
@@ -188,13 +198,48 @@ def test_answers_are_budgeted_per_sender(mail_rt, listener, sink):
         assert len(stored) == 5 and sum(m.status == "ignored" for m in stored) == 2
 
 
-def test_answers_are_budgeted_per_connecting_ip(mail_rt, listener, sink):
-    mail_rt.settings.__dict__["mail_answers_per_ip"] = 2
-    for n in range(4):  # four forged senders, one IP
-        body = fixture_bytes("plain").replace(b"asad.khan@example.org", f"victim{n}@example.net".encode())
-        body = body.replace(b"Message-ID: <", f"Message-ID: <{n}.".encode())
-        assert send(listener, body, sender=f"victim{n}@example.net")[0] == 250
+def test_answers_are_budgeted_per_connecting_ip(mail_rt, dns, sink):
+    controller, listener = listener_with(mail_rt, dns, mail_answers_per_ip=2)
+    try:
+        for n in range(4):  # four forged senders, one IP
+            body = fixture_bytes("plain").replace(b"asad.khan@example.org", f"victim{n}@example.net".encode())
+            body = body.replace(b"Message-ID: <", f"Message-ID: <{n}.".encode())
+            assert send(listener, body, sender=f"victim{n}@example.net")[0] == 250
+    finally:
+        controller.stop()
     mail_rt.queue.run_due()
     assert len(sink.messages) == 2
     with mail_rt.sessions() as s:
         assert len(s.scalars(select(Message).where(Message.direction == "in")).all()) == 4
+
+
+def test_swaks_with_a_forged_from_changes_nothing(mail_rt, listener, sink, resolved, tmp_path):
+    """The finding as it was tried: swaks, envelope attacker@evil.test, From: the victim."""
+    swaks = shutil.which("swaks")
+    if swaks is None:
+        if IN_CI:
+            pytest.fail("swaks is required in CI (apt-get install swaks)")
+        pytest.skip("swaks is not installed")
+    for word in ("yes", "no"):
+        result = subprocess.run(
+            [swaks, "--server", f"{listener.host}:{listener.port}", "--from", "attacker@evil.test",
+             "--to", ADDRESS, "--helo", "mx.evil.test", "--header", f"From: Asad Khan <{VICTIM}>",
+             "--header", f"In-Reply-To: {resolved['Message-ID']}",
+             "--header", f"Subject: Re: {resolved['Subject']}", "--body", word],
+            capture_output=True, text=True, timeout=30)
+        assert "<-  250 2.0.0 OK: stored as" in result.stdout, result.stdout + result.stderr
+        mail_rt.queue.run_due()
+        assert state(mail_rt) == ("resolved", 0)
+    assert events(mail_rt, "confirm_satisfied", "reject_resolution") == []
+
+
+def test_by_imap_only_a_dkim_signed_answer_counts(mail_rt, sink, resolved, dovecot, dkim_key, dns):
+    poller = mail_service.imap_poller(mail_rt, dovecot.url(), lookup=dns.lookup)
+    dovecot.deliver(crlf(answer(resolved, "yes")))  # nothing proves who sent it
+    assert poller.poll_once() == 1
+    mail_rt.queue.run_due()
+    assert state(mail_rt) == ("resolved", 0)
+    dovecot.deliver(dkim_key.sign(answer(resolved, "yes")))
+    assert poller.poll_once() == 1
+    mail_rt.queue.run_due()
+    assert state(mail_rt)[0] == "closed"
