@@ -22,7 +22,8 @@ import contextvars
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from email import message_from_bytes, policy
+from email import policy
+from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 
 import authres
@@ -84,7 +85,7 @@ def authenticate(data: bytes, *, envelope_from: str | None = None, ip: str | Non
 
 def _authenticate(data: bytes, envelope_from: str | None, ip: str | None, helo: str | None,
                   trusted: str | None, lookup: Lookup, timeout: float) -> Verdict:
-    msg = message_from_bytes(data, policy=policy.compat32)
+    msg = BytesHeaderParser(policy=policy.compat32).parsebytes(data)  # the body is not needed here
     from_domain = _from_domain(msg.get_all("From") or [])
     if from_domain is None:
         return Verdict(False, reason="no single From: address")
@@ -92,7 +93,8 @@ def _authenticate(data: bytes, envelope_from: str | None, ip: str | None, helo: 
         verdict = _relay(msg, trusted, from_domain)
         if verdict is not None:
             return verdict
-    verdict = _dkim(data, from_domain, lookup, timeout)
+    verdict = (_dkim(data, from_domain, lookup, timeout) if msg.get_all("DKIM-Signature")
+               else Verdict(False, reason="no DKIM signature"))
     if verdict.authenticated:
         return verdict
     if ip:
