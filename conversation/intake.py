@@ -46,7 +46,7 @@ def email_turn(turn: Turn) -> bool:
     if turn.contact.opted_out or not info:
         return False  # the simulator's email persona and link answers carry no mail headers
     u = turn.understanding
-    if not _authenticated(info) and _answers_a_resolution(turn):
+    if not _authenticated(turn, info) and _answers_a_resolution(turn):
         answer_with_links(turn, info)
         return True
     thread = find_thread(turn.session, turn.contact, info, _subject_tag(info.get("subject"), turn.prefix))
@@ -81,8 +81,11 @@ def email_turn(turn: Turn) -> bool:
     return True
 
 
-def _authenticated(info: dict) -> bool:
-    return bool(info.get("link")) or bool((info.get("auth") or {}).get("ok"))
+def _authenticated(turn: Turn, info: dict) -> bool:
+    """A signed link, a proven sender, or the simulator's sandboxed persona (its "sim:"
+    contact is reachable only from the simulator and owns only simulated complaints)."""
+    return bool(info.get("link")) or bool((info.get("auth") or {}).get("ok")) \
+        or bool(turn.contact.simulated)
 
 
 def _answers_a_resolution(turn: Turn) -> bool:

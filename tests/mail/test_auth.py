@@ -243,3 +243,27 @@ def test_by_imap_only_a_dkim_signed_answer_counts(mail_rt, sink, resolved, dovec
     assert poller.poll_once() == 1
     mail_rt.queue.run_due()
     assert state(mail_rt)[0] == "closed"
+
+
+def test_the_simulators_email_persona_answers_as_its_own_sandboxed_citizen(rt):
+    """The simulator's persona is reached only from the simulator: its yes still closes."""
+    from conversation import casework
+    from gateway.app import create_app
+    from storage import lifecycle
+
+    client = create_app(rt).test_client()
+
+    def say(text: str, client_id: str) -> None:
+        response = client.post("/simulator/messages", json={
+            "persona": "email", "sender": "amina@example.org", "text": text, "client_id": client_id})
+        assert response.status_code == 202, response.json
+        rt.queue.run_due()
+
+    say("Street lights broken in Hayatabad Peshawar\n\nAll the street lights in phase 3 have "
+        "been off for a week and the road is dark at night.", "m1")
+    with rt.sessions() as s, s.begin():
+        casework.resolve(s, s.scalars(select(Complaint)).one(),
+                         lifecycle.Actor("officer", channel="dashboard"), "Lights repaired")
+    rt.queue.run_due()
+    say("yes", "m2")
+    assert state(rt)[0] == "closed"
