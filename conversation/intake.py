@@ -47,7 +47,7 @@ def email_turn(turn: Turn) -> bool:
         return False  # the simulator's email persona and link answers carry no mail headers
     u = turn.understanding
     if not _authenticated(turn, info) and _answers_a_resolution(turn):
-        answer_with_links(turn, info)
+        answer_with_links(turn)
         return True
     thread = find_thread(turn.session, turn.contact, info, _subject_tag(info.get("subject"), turn.prefix))
     if info.get("link"):
@@ -100,9 +100,9 @@ def _answers_a_resolution(turn: Turn) -> bool:
     return bool(resolved_complaints(turn.session, turn.contact.citizen_id))
 
 
-def answer_with_links(turn: Turn, info: dict) -> None:
+def answer_with_links(turn: Turn) -> None:
     """An unauthenticated yes or no: the signed links of the waiting complaint, at most once a
-    day per sender; the case is not touched."""
+    day per sender; the complaint's state is not touched."""
     if (turn.state.get("awaiting") or {}).get("kind") == "which_complaint":
         turn.state.pop("awaiting")
     waiting = resolved_complaints(turn.session, turn.contact.citizen_id,
