@@ -71,6 +71,9 @@ def create_app(rt: Runtime) -> Flask:
     from gateway.blueprints import api, api_staff  # noqa: F401  (api_staff adds the staff routes)
 
     register_machine_blueprint(app, api.bp)  # JSON API: bearer tokens, never cookies
+    from gateway.blueprints import open311
+
+    register_machine_blueprint(app, open311.bp)  # GeoReport v2: api_key, form posts
     from gateway.blueprints import email_links
 
     app.register_blueprint(email_links.bp)  # one-click answers from satisfaction mails (CSRF form)
