@@ -50,6 +50,11 @@ def app_text(key: str, lang: str, **values: object) -> str:
     return template.format(**values) if values else template
 
 
+def app_texts(lang: str, prefixes: tuple[str, ...]) -> dict[str, str]:
+    """Every text whose key starts with one of ``prefixes``, in ``lang`` (the app's strings)."""
+    return {key: app_text(key, lang) for key in _catalog() if key.startswith(prefixes)}
+
+
 class Refused(Exception):
     """The submission cannot be filed; ``field`` names what to fix."""
 
