@@ -32,10 +32,10 @@ REASON_MAX = 2000
 # notes, confidentiality marks and delivery failures stay with the officers.
 PUBLIC_EVENTS = ("submitted", "assign", "reassign", "start_work", "request_info", "info_received",
                  "resolve", "confirm_satisfied", "reject_resolution", "escalated")
-CITIZEN_EVENTS = (*PUBLIC_EVENTS, "officer_message", "citizen_comment", "citizen_details")
-# Whose notes the complainant reads: what was said to them or by them.
-_NOTES_FOR_CITIZEN = ("request_info", "resolve", "reject_resolution", "officer_message",
-                      "citizen_comment", "citizen_details")
+CITIZEN_EVENTS = (*PUBLIC_EVENTS, "citizen_comment", "citizen_details")
+# The notes the complainant reads on events: what they said. What officers said to them
+# (a reply, a question, the resolution) is on the timeline as the message they were sent.
+_NOTES_FOR_CITIZEN = ("reject_resolution", "citizen_comment", "citizen_details")
 
 
 @lru_cache(maxsize=1)

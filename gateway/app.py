@@ -74,9 +74,10 @@ def create_app(rt: Runtime) -> Flask:
     from gateway.blueprints import open311
 
     register_machine_blueprint(app, open311.bp)  # GeoReport v2: api_key, form posts
-    from gateway.blueprints import front
+    from gateway.blueprints import app_pwa, front
 
     app.register_blueprint(front.bp)  # / and the tracking search
+    app.register_blueprint(app_pwa.bp)  # /app/: the citizens' installable web app
     from gateway.blueprints import email_links
 
     app.register_blueprint(email_links.bp)  # one-click answers from satisfaction mails (CSRF form)
