@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from flask import Blueprint, Response, json, render_template, request, url_for
+from flask import Blueprint, Response, g, json, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
@@ -189,8 +189,11 @@ def complaint_view(session, c: Complaint, lang: str = "en") -> dict:
 
 
 def _labels(session) -> dict:
-    return {"district": {d.code: d.name_en for d in session.scalars(select(District))},
-            "department": {d.code: d.name_en for d in session.scalars(select(Department))}}
+    """District and department names, read once per request (a page lists up to 100)."""
+    if "api_labels" not in g:
+        g.api_labels = {"district": dict(session.execute(select(District.code, District.name_en)).all()),
+                        "department": dict(session.execute(select(Department.code, Department.name_en)).all())}
+    return g.api_labels
 
 
 def _lang() -> str:
