@@ -31,7 +31,7 @@ from gateway.blueprints.api_common import (
 )
 from storage import app_access, lifecycle, tracking
 from storage.db import transaction
-from storage.models import Attachment, Category, Complaint, Contact, Department, District
+from storage.models import Attachment, Category, Complaint, Contact, Department, District, Message
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 SPEC_FILE = Path(__file__).with_name("api_openapi.yaml")
@@ -303,11 +303,15 @@ def answer_satisfaction(number: str):
     with transaction(rt().sessions) as session:
         complaint = _mine(session, number, for_update=True)
         contact = session.get(Contact, me.contact_id)
+        provider_id = f"app-{me.citizen_id}-{client_id}"
+        if session.scalar(select(Message.id).where(Message.channel == "app",
+                                                   Message.provider_id == provider_id)) is not None:
+            return complaint_view(session, complaint)  # the same answer sent again: already taken
         if complaint.state != "resolved":
             raise Problem(409, "Conflict", f"the complaint is {complaint.state}, not waiting for your answer")
         text = ("satisfied" if answer.satisfied else "not satisfied") + (f": {answer.reason}" if answer.reason else "")
         message, new = app_intake.store_citizen_message(
-            session, contact, f"app-{me.citizen_id}-{client_id}", text, complaint,
+            session, contact, provider_id, text, complaint,
             payload={"satisfied": answer.satisfied, "rating": answer.rating, "reason": answer.reason})
         if new:
             try:

@@ -139,9 +139,14 @@ def test_satisfied_from_the_app_closes(client, rt, staff_headers):
     number = _file(client, citizen)
     client.post(f"/api/v1/staff/complaints/{number}/resolve", headers=staff_headers["api_officer_psw"],
                 json={"note": "The pipe was repaired."})
-    r = client.post(f"/api/v1/me/complaints/{number}/satisfaction", headers=citizen,
-                    json={"client_id": draft_id(), "satisfied": True, "rating": 5})
+    answer = {"client_id": draft_id(), "satisfied": True, "rating": 5}
+    r = client.post(f"/api/v1/me/complaints/{number}/satisfaction", headers=citizen, json=answer)
     assert r.status_code == 200 and r.get_json()["state"] == "closed"
+    # The app sends an answer again when it never heard back: the same answer, nothing new.
+    before = _counts(rt)
+    again = client.post(f"/api/v1/me/complaints/{number}/satisfaction", headers=citizen, json=answer)
+    assert again.status_code == 200 and again.get_json()["state"] == "closed"
+    assert _counts(rt) == before
 
 
 def test_an_answer_before_the_resolution_is_refused_and_nothing_is_stored(client, rt, staff_headers):

@@ -31,7 +31,9 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                 # a microphone that plays a tone, allowed without asking: the voice note
+                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 TIMEOUT = 20_000
 PESHAWAR = {"latitude": 34.0151, "longitude": 71.5249}
 DESCRIPTION = {"en": "No water in our street since Monday, the tube well pump is broken",
@@ -98,7 +100,7 @@ def test_a_citizen_files_offline_and_answers_not_satisfied_in_the_app(server, br
     sender = "+92333444555" + ("1" if lang == "en" else "2")
     context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
                                   is_mobile=True, has_touch=True, geolocation=PESHAWAR,
-                                  permissions=["geolocation"], locale="ur-PK" if lang == "ur" else "en-GB")
+                                  permissions=["geolocation", "microphone"], locale="ur-PK" if lang == "ur" else "en-GB")
     context.set_default_timeout(TIMEOUT)
     page = context.new_page()
     shot = lambda name: page.screenshot(path=str(ARTIFACTS / f"app-{lang}-{name}.png"), full_page=True)  # noqa: E731
@@ -138,6 +140,10 @@ def test_a_citizen_files_offline_and_answers_not_satisfied_in_the_app(server, br
     assert page.input_value("#district") == "PSW"
     page.set_input_files("#photo", files=[{"name": "street.jpg", "mimeType": "image/jpeg", "buffer": _photo()}])
     page.locator("img.preview").wait_for()
+    page.click("#voice")
+    page.wait_for_timeout(1500)
+    page.click("#voice")
+    page.get_by_text(app_text("ui_voice_ready", lang)).wait_for()
     context.set_offline(True)
     page.click("#submit")
     page.get_by_text(app_text("ui_saved_offline", lang)).wait_for()
@@ -152,7 +158,9 @@ def test_a_citizen_files_offline_and_answers_not_satisfied_in_the_app(server, br
     with rt.sessions() as s:
         complaint = s.scalars(select(Complaint)).one()
         assert complaint.channel == "app" and complaint.latitude == pytest.approx(34.0151)
-        photo = s.scalars(select(Attachment).where(Attachment.complaint_id == complaint.id)).one()
+        files = {a.content_type: a for a in s.scalars(select(Attachment).where(Attachment.complaint_id == complaint.id))}
+        assert set(files) == {"image/jpeg", "audio/webm"}
+        photo = files["image/jpeg"]
         stored = Image.open(rt.attachments_dir / photo.path)
         assert max(stored.size) <= 1280 and photo.size < len(_photo())
 

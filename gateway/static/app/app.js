@@ -95,7 +95,7 @@
 
   async function newComplaint() {
     const list = await districts();
-    const state = {photo: null, lat: null, lon: null};
+    const state = {photo: null, voice: null, lat: null, lon: null};
     const district = h("select", {id: "district"}, h("option", {value: "", text: t("ui_choose")}),
       list.map((d) => h("option", {value: d.code, text: d.name[C.lang] || d.name.en})));
     const located = h("span", {class: "muted", id: "located"});
@@ -118,13 +118,31 @@
         if (best) district.value = best[1];
       }
     }, (err) => { located.textContent = err.message; }, {enableHighAccuracy: true, timeout: 15000});
+    const voiceNote = h("span", {class: "muted"});
+    let recorder = null;
+    const voice = h("button", {class: "alt", id: "voice", text: t("ui_voice"), onclick: async () => {
+      if (recorder) { recorder.stop(); return; }  // a second tap ends the note
+      const stream = await navigator.mediaDevices.getUserMedia({audio: true}).catch(() => null);
+      if (!stream) return;
+      const chunks = [];
+      recorder = new MediaRecorder(stream);
+      recorder.ondataavailable = (e) => chunks.push(e.data);
+      recorder.onstop = () => {
+        stream.getTracks().forEach((track) => track.stop());
+        const reader = new FileReader();
+        reader.onload = () => { state.voice = reader.result; voiceNote.textContent = t("ui_voice_ready"); };
+        reader.readAsDataURL(new Blob(chunks, {type: recorder.mimeType.split(";")[0]}));
+        recorder = null; voice.textContent = t("ui_voice");
+      };
+      recorder.start(); voice.textContent = t("ui_stop");
+    }});
     const result = h("div", {id: "result", role: "status"});
     const submit = () => {
       const body = {client_id: newId(), description: document.getElementById("description").value,
         district: district.value || undefined, location_detail: document.getElementById("place").value || undefined,
         confidential: document.getElementById("confidential").checked, language: C.lang};
       if (state.lat !== null) { body.latitude = state.lat; body.longitude = state.lon; }
-      saveDrafts([...drafts(), {body, photo: state.photo}]);
+      saveDrafts([...drafts(), {body, photo: state.photo, voice: state.voice}]);
       result.replaceChildren(h("p", {text: navigator.onLine ? "…" : t("ui_saved_offline")}));
       flush(result);
     };
@@ -134,6 +152,7 @@
       h("button", {class: "alt", id: "locate", text: t("ui_locate"), onclick: locate}), " ", located,
       h("label", {for: "place", text: t("ui_place")}), h("input", {id: "place", maxlength: 300}),
       h("label", {for: "photo", text: t("ui_photo")}), photo, preview,
+      window.MediaRecorder ? h("p", {}, voice, " ", voiceNote) : null,
       h("label", {class: "inline"}, h("input", {type: "checkbox", id: "confidential"}), t("ui_confidential")),
       h("button", {class: "main", id: "submit", text: t("ui_submit"), onclick: submit}), result));
   }
@@ -154,10 +173,15 @@
           draft.tracking = r.data.tracking_number;
           saveDrafts(drafts().map((d) => d.body.client_id === draft.body.client_id ? draft : d));
         }
-        if (draft.photo) {
+        for (const [key, name] of [["photo", "photo.jpg"], ["voice", "voice-note"]]) {
+          if (!draft[key]) continue;
           const form = new FormData();
-          form.append("file", await (await fetch(draft.photo)).blob(), "photo.jpg");
-          await api("POST", "/me/complaints/" + encodeURIComponent(draft.tracking) + "/attachments", form);
+          form.append("file", await (await fetch(draft[key])).blob(), name);
+          const sent = await api("POST", "/me/complaints/" + encodeURIComponent(draft.tracking) + "/attachments", form);
+          if (sent.status < 500) {  // done (or refused for good): not sent again
+            draft[key] = null;
+            saveDrafts(drafts().map((d) => d.body.client_id === draft.body.client_id ? draft : d));
+          }
         }
         saveDrafts(drafts().filter((d) => d.body.client_id !== draft.body.client_id));
         const shown = result || document.getElementById("result");
