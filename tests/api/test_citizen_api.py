@@ -214,3 +214,16 @@ def test_a_program_posing_as_a_photo_is_refused_and_not_kept(client, rt):
     with rt.sessions() as s:
         from storage.models import Attachment
         assert s.scalar(select(func.count()).select_from(Attachment)) == 0
+
+
+def test_a_page_of_my_complaints_costs_a_fixed_number_of_queries(client, rt):
+    from tests.test_query_counts import max_statements
+
+    headers = sign_in(client, rt)
+    for _ in range(5):
+        _file(client, headers)
+    with max_statements(rt, 5) as seen:
+        r = client.get("/api/v1/me/complaints?limit=20", headers=headers)
+    assert r.status_code == 200 and len(r.get_json()["items"]) == 5
+    # the session, the page, district and department names: not one query per complaint
+    assert len(seen) <= 5, seen
