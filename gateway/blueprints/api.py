@@ -198,7 +198,9 @@ def _labels(session) -> dict:
 
 def _lang() -> str:
     lang = request.args.get("lang", "en")
-    return lang if lang in catalog.LANGUAGES else "en"
+    if lang not in catalog.LANGUAGES:
+        raise Problem(400, "Bad request", "lang is en, ur or ps")
+    return lang
 
 
 def _mine(session, number: str, *, for_update: bool = False) -> Complaint:

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck
 from openapi_spec_validator import validate
 from schemathesis.checks import (
     content_type_conformance,
+    negative_data_rejection,
     not_a_server_error,
     response_headers_conformance,
     response_schema_conformance,
@@ -47,29 +48,51 @@ def test_errors_are_problem_details(client):
     assert r.status_code == 404 and r.mimetype == "application/problem+json"
 
 
-@pytest.mark.slow
-def test_schemathesis_finds_no_server_error_and_no_answer_off_the_document(app, rt, client, staff_headers):
+def _prepare(app, rt, client):
     if rt.engine.dialect.name != "sqlite":
         pytest.skip("the API's behaviour does not depend on the backend; once is enough here")
     citizen = sign_in(client, rt)
     mine = client.post("/api/v1/me/complaints", headers=citizen,
                        json={"client_id": draft_id(), **WATER}).get_json()["tracking_number"]
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    # Unknown query parameters are ignored, as HTTP clients expect (a cache-buster, a lang
+    # on a list without texts); everything declared is checked.
+    schema.config.generation.update(allow_extra_parameters=False)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) == len([m for item in spec()["paths"].values() for m in item
                                    if m in ("get", "post")])
+    return citizen, mine, operations
+
+
+@pytest.mark.slow
+def test_schemathesis_finds_no_server_error_and_no_answer_off_the_document(app, rt, client, staff_headers):
+    citizen, mine, operations = _prepare(app, rt, client)
     for operation in operations:
         _exercise(operation, staff_headers["api_admin"] if operation.path.startswith("/staff") else citizen,
-                  mine)
+                  mine, operation.as_strategy(), CHECKS)
 
 
-def _exercise(operation, headers: dict, existing: str) -> None:
-    @hypothesis.given(case=operation.as_strategy())
+@pytest.mark.slow
+def test_schemathesis_sees_every_request_off_the_document_refused(app, rt, client, staff_headers):
+    """Requests that break the document (wrong types, missing fields, out of range) get a
+    4xx problem, never a 2xx or a 5xx."""
+    citizen, _, operations = _prepare(app, rt, client)
+    for operation in operations:
+        strategy = operation.as_strategy(generation_mode=schemathesis.GenerationMode.NEGATIVE)
+        try:
+            _exercise(operation, staff_headers["api_admin"] if operation.path.startswith("/staff") else citizen,
+                      None, strategy, [*CHECKS, negative_data_rejection])
+        except hypothesis.errors.Unsatisfiable:
+            pass  # no input that could break the document (a plain list without parameters)
+
+
+def _exercise(operation, headers: dict, existing: str | None, strategy, checks) -> None:
+    @hypothesis.given(case=strategy)
     @hypothesis.settings(max_examples=25, deadline=None, database=None, derandomize=True,
                          suppress_health_check=list(HealthCheck))
     def run(case):
-        if (case.path_parameters or {}).get("number", "x").isdigit():
+        if existing and (case.path_parameters or {}).get("number", "x").isdigit():
             case.path_parameters["number"] = existing  # also reach a complaint that exists
-        case.call_and_validate(headers=headers, checks=CHECKS)
+        case.call_and_validate(headers=headers, checks=checks)
 
     run()
