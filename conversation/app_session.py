@@ -27,12 +27,13 @@ class SignedIn:
 
 
 def send_code(session: Session, channel: str, address: str, lang: str = "en",
-              *, simulated: bool = False) -> Message:
-    """Queue a new code to the address (TooManyCodes when it had enough lately).
+              *, simulated: bool = False, requester: str | None = None) -> Message:
+    """Queue a new code to the address (TooManyCodes when it, or ``requester``, the network
+    address asking, had enough lately).
 
     The contact is created when the address is new: a first-time citizen signs in too."""
     contact = contact_for(session, channel, address, simulated=simulated)
-    code = app_access.issue_code(session, channel, address_hash(address), contact.id)
+    code = app_access.issue_code(session, channel, address_hash(address), contact.id, requester)
     return queue_outbound(session, contact, app_text("one_time_code", lang, code=code),
                           kind="one_time_code", language=lang)
 

@@ -18,6 +18,7 @@ from storage.models import Base, Contact, UTCDateTime, utcnow
 CODE_LIFETIME = timedelta(minutes=10)
 CODE_WINDOW = timedelta(minutes=15)
 CODES_PER_WINDOW = 3  # codes sent to one address per window: a phone is not an SMS cannon
+CODES_PER_REQUESTER = 10  # codes asked from one network address per window, to any numbers
 ATTEMPTS_PER_CODE = 5
 SESSION_LIFETIME = timedelta(days=30)
 SESSION_PREFIX = "cit_"
@@ -28,12 +29,16 @@ class OneTimeCode(Base):
     """A sign-in code sent to one address (a phone number or email) on one channel."""
 
     __tablename__ = "one_time_codes"
-    __table_args__ = (Index("ix_one_time_codes_address", "address_hash", "created_at"),)
+    __table_args__ = (Index("ix_one_time_codes_address", "address_hash", "created_at"),
+                      Index("ix_one_time_codes_requester", "requester_hash", "created_at"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     address_hash: Mapped[str] = mapped_column(String(64))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
     code_hash: Mapped[str] = mapped_column(String(64))
+    # Who asked (the HMAC of their network address): one client cannot send codes to
+    # thousands of numbers.
+    requester_hash: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -82,20 +87,26 @@ class TooManyCodes(Exception):
         self.retry_after = retry_after
 
 
-def issue_code(session: Session, channel: str, address_hash: str, contact_id: int) -> str:
-    """A new six-digit code for the address (its hash stored), or TooManyCodes."""
+def issue_code(session: Session, channel: str, address_hash: str, contact_id: int,
+               requester: str | None = None) -> str:
+    """A new six-digit code for the address (its hash stored), or TooManyCodes when the
+    address, or whoever asks, had enough codes lately."""
     since = utcnow() - CODE_WINDOW
-    recent = list(session.scalars(select(OneTimeCode.created_at).where(
-        OneTimeCode.address_hash == address_hash, OneTimeCode.created_at >= since)
-        .order_by(OneTimeCode.created_at)))
-    if len(recent) >= CODES_PER_WINDOW:
-        wait = (recent[0] + CODE_WINDOW - utcnow()).total_seconds()
-        raise TooManyCodes(max(1, int(wait) + 1))
+    requester_hash = secret_hash("requester:" + requester) if requester else None
+    limits = [(OneTimeCode.address_hash == address_hash, CODES_PER_WINDOW)]
+    if requester_hash:
+        limits.append((OneTimeCode.requester_hash == requester_hash, CODES_PER_REQUESTER))
+    for condition, most in limits:
+        recent = list(session.scalars(select(OneTimeCode.created_at).where(
+            condition, OneTimeCode.created_at >= since).order_by(OneTimeCode.created_at)))
+        if len(recent) >= most:
+            wait = (recent[-most] + CODE_WINDOW - utcnow()).total_seconds()
+            raise TooManyCodes(max(1, int(wait) + 1))
     code = f"{secrets.randbelow(10**6):06d}"
     now = utcnow()
     session.add(OneTimeCode(channel=channel, address_hash=address_hash, contact_id=contact_id,
                             code_hash=secret_hash(f"{address_hash}:{code}"), attempts=0,
-                            created_at=now, expires_at=now + CODE_LIFETIME))
+                            requester_hash=requester_hash, created_at=now, expires_at=now + CODE_LIFETIME))
     session.flush()
     return code
 

@@ -130,7 +130,8 @@ def request_code():
     lang = data.get("language") if data.get("language") in catalog.LANGUAGES else "en"
     try:
         with transaction(rt().sessions) as session:
-            message = app_session.send_code(session, channel, address, lang, simulated=simulated)
+            message = app_session.send_code(session, channel, address, lang, simulated=simulated,
+                                            requester=request.remote_addr)
             session.flush()
             message_id = message.id
     except app_access.TooManyCodes as exc:

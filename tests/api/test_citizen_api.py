@@ -227,3 +227,16 @@ def test_a_page_of_my_complaints_costs_a_fixed_number_of_queries(client, rt):
     assert r.status_code == 200 and len(r.get_json()["items"]) == 5
     # the session, the page, district and department names: not one query per complaint
     assert len(seen) <= 5, seen
+
+
+def test_one_client_cannot_send_codes_to_many_numbers(client, rt):
+    for n in range(app_access.CODES_PER_REQUESTER):
+        r = client.post("/api/v1/auth/code", json={"channel": "sms", "address": f"+9230011{n:05d}"})
+        assert r.status_code == 202
+    before = _count(rt, Message)
+    r = client.post("/api/v1/auth/code", json={"channel": "sms", "address": "+923001199999"})
+    assert r.status_code == 429 and r.mimetype == "application/problem+json"
+    assert _count(rt, Message) == before
+    other = client.post("/api/v1/auth/code", json={"channel": "sms", "address": "+923001199999"},
+                        environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert other.status_code == 202  # someone else, elsewhere, is not held up

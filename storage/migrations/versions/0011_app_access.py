@@ -20,6 +20,7 @@ def upgrade() -> None:
     sa.Column('address_hash', sa.String(length=64), nullable=False),
     sa.Column('contact_id', sa.Integer(), nullable=False),
     sa.Column('code_hash', sa.String(length=64), nullable=False),
+    sa.Column('requester_hash', sa.String(length=64), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
@@ -28,6 +29,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_one_time_codes'))
     )
     op.create_index('ix_one_time_codes_address', 'one_time_codes', ['address_hash', 'created_at'], unique=False)
+    op.create_index('ix_one_time_codes_requester', 'one_time_codes', ['requester_hash', 'created_at'], unique=False)
     op.create_table('app_sessions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
@@ -59,5 +61,6 @@ def downgrade() -> None:
     op.drop_table('open311_keys')
     op.drop_index(op.f('ix_app_sessions_citizen_id'), table_name='app_sessions')
     op.drop_table('app_sessions')
+    op.drop_index('ix_one_time_codes_requester', table_name='one_time_codes')
     op.drop_index('ix_one_time_codes_address', table_name='one_time_codes')
     op.drop_table('one_time_codes')
