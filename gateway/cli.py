@@ -223,6 +223,31 @@ def users_token(name: str) -> None:
 
 
 @main.group()
+def open311() -> None:
+    """Open311 GeoReport v2 clients."""
+
+
+@open311.group("keys")
+def open311_keys() -> None:
+    """API keys of Open311 clients (stored hashed: shown once)."""
+
+
+@open311_keys.command("create")
+@click.argument("name")
+def open311_keys_create(name: str) -> None:
+    """Print a new api_key for the client NAME (its last word is the key)."""
+    from storage import app_access
+    from storage.db import transaction
+
+    if not name.strip() or len(name) > 80:
+        raise click.ClickException("NAME: 1 to 80 characters")
+    rt = _runtime(prepare=True)
+    with transaction(rt.sessions) as session:
+        key = app_access.create_key(session, name.strip())
+    click.echo(f"Open311 api_key for {name.strip()}: {key}")
+
+
+@main.group()
 def complaints() -> None:
     """Work on complaints from the command line."""
 
