@@ -40,7 +40,7 @@ _NOTES_FOR_CITIZEN = ("reject_resolution", "citizen_comment", "citizen_details")
 
 @lru_cache(maxsize=1)
 def _catalog() -> dict:
-    return catalog.load(CONFIG_DIR / "app_messages.yaml")
+    return catalog.load(CONFIG_DIR / "app_messages.yaml", roman=False)
 
 
 def app_text(key: str, lang: str, **values: object) -> str:

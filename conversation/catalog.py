@@ -25,8 +25,8 @@ def _placeholders(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
-def _check(key: str, entry: dict, where: str) -> None:
-    wanted = LANGUAGES if key.startswith(_NO_ROMAN) else (*LANGUAGES, ROMAN_URDU)
+def _check(key: str, entry: dict, where: str, *, roman: bool = True) -> None:
+    wanted = LANGUAGES if not roman or key.startswith(_NO_ROMAN) else (*LANGUAGES, ROMAN_URDU)
     missing = [lang for lang in wanted if not isinstance(entry.get(lang), str)]
     if missing:
         raise CatalogError(f"{where}: '{key}' has no text for {', '.join(missing)}")
@@ -37,14 +37,16 @@ def _check(key: str, entry: dict, where: str) -> None:
 
 
 @lru_cache(maxsize=4)
-def load(path: Path = CONFIG_DIR / "messages.yaml") -> dict[str, dict]:
+def load(path: Path = CONFIG_DIR / "messages.yaml", *, roman: bool = True) -> dict[str, dict]:
+    """The catalog at ``path``, checked: every key in every language (Roman Urdu too unless
+    ``roman`` is false: pages in Urdu script serve a Roman Urdu reader as well)."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise CatalogError(f"{path}: expected a mapping of message keys")
     for key, entry in data.items():
-        _check(key, entry, str(path))
+        _check(key, entry, str(path), roman=roman)
         if "sms" in entry:
-            _check(f"{key}.sms", entry["sms"], str(path))
+            _check(f"{key}.sms", entry["sms"], str(path), roman=roman)
     return data
 
 

@@ -65,11 +65,12 @@ class OutOfScope(ProxyRefused):
 
 STAFF = ("officer", "department_head", "admin", "clerk")
 # Channels a citizen answers on in their own words. Not "letter": a paper answer is
-# entered by a clerk, and only as a proxy confirmation with its scan.
-ANSWERING_CHANNELS = ("whatsapp", "sms", "email", "voice", "web")
+# entered by a clerk, and only as a proxy confirmation with its scan. "app": the citizen's
+# own session, opened with a one-time code sent to their number or address.
+ANSWERING_CHANNELS = ("whatsapp", "sms", "email", "voice", "web", "app")
 # Contacts on which a complainant can answer "are you satisfied?" themselves: one of these
 # (not opted out) means no clerk answers for them, unless the complaint came by letter.
-DIGITAL_CHANNELS = ("whatsapp", "sms", "email")
+DIGITAL_CHANNELS = ("whatsapp", "sms", "email", "app")
 # Payload key of an inbound message whose sender nobody verified (a Rasa action server's
 # report, a mail that failed authentication); its value says why. Such a message is stored
 # and may file a complaint, but never confirms, rejects, withdraws or answers a question.
