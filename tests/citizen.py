@@ -7,6 +7,7 @@ import itertools
 
 from sqlalchemy import select
 
+from conversation import catalog
 from conversation.messages import InboundMessage
 from gateway.pipeline import receive
 from storage.models import Complaint, Contact, Message
@@ -25,6 +26,23 @@ class Citizen:
         message_id, _new = receive(self.rt, inbound)
         self.rt.queue.run_due()
         return self.replies_after(message_id)
+
+    def file(self, first: str, *, place: str, lang: str = "en", no: str = "no") -> list[list[str]]:
+        """File a complaint as a naive citizen does: the problem with the district first, then
+        plain answers to what is asked (the place, the first category offered, "no" to the
+        last question); returns the replies of each message."""
+        seen = [self.send(first)]
+        for _ in range(4):
+            last = seen[-1][-1]
+            if self.complaints():
+                break
+            if last.startswith(catalog.text("ask_location", lang)):
+                seen.append(self.send(place))
+            elif last.startswith(catalog.text("ask_category", lang, options="").strip()):
+                seen.append(self.send("1"))
+            else:
+                seen.append(self.send(no))  # the last question: against an officer? no
+        return seen
 
     def replies_after(self, message_id: int) -> list[str]:
         with self.rt.sessions() as s:

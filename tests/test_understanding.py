@@ -79,17 +79,7 @@ def _complaint(rt) -> Complaint:
 def _file(c: Citizen, case: dict) -> tuple[list[list[str]], Complaint]:
     """File the complaint as a naive citizen does: the problem with the district, then
     plain answers to what is asked; returns the replies of each message."""
-    seen = [c.send(case["first"])]
-    for _ in range(4):
-        last = seen[-1][-1]
-        if c.complaints():
-            break
-        if last.startswith(T("ask_location", case["lang"])):
-            seen.append(c.send(case["place"]))
-        elif last.startswith(T("ask_category", case["lang"], options="").strip()):
-            seen.append(c.send("1"))
-        else:
-            seen.append(c.send(case["no"]))  # the last question: against an officer? no
+    seen = c.file(case["first"], place=case["place"], lang=case["lang"], no=case["no"])
     return seen, _complaint(c.rt)
 
 
