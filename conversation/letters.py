@@ -117,7 +117,7 @@ def file_letter(session: Session, letter_id: int, entry: Entry, *, clerk_id: int
     message.complaint_id = complaint.id
     _attach_scans(session, letter, message, complaint, letters_root, attachments_dir)
     mark_submitted(letter, complaint.id, message.id)
-    shown = f"{prefix}-{complaint.tracking_number}"
+    shown = tracking.display(complaint.tracking_number, prefix)
     if entry.phone:
         text = catalog.text("complaint_registered", entry.language, short=True, tracking=shown,
                             sla_days=kind.sla_days)
@@ -189,13 +189,13 @@ def record_confirmation(session: Session, *, clerk_id: int, number: str, satisfi
     found = tracking.find(number, prefix)
     if not found.number:
         raise ConfirmationError("tracking", "that tracking number has a mistyped digit" if found.mistyped
-                                else f"enter the tracking number, e.g. {prefix}-1234567")
+                                else f"enter the tracking number, e.g. {prefix}-123-456-7890")
     complaint = session.scalars(select(Complaint).where(Complaint.tracking_number == found.number)
                                 .with_for_update()).first()
     if complaint is None:
-        raise ConfirmationError("tracking", f"no complaint {prefix}-{found.number}")
+        raise ConfirmationError("tracking", f"no complaint {tracking.display(found.number, prefix)}")
     if complaint.state != State.RESOLVED:
-        raise ConfirmationError("tracking", f"{prefix}-{found.number} is not waiting for the "
+        raise ConfirmationError("tracking", f"{tracking.display(found.number, prefix)} is not waiting for the "
                                 f"citizen's confirmation (it is {complaint.state.replace('_', ' ')})")
     contact = session.get(Contact, complaint.contact_id)
     message, _new = insert_inbound(
@@ -215,7 +215,7 @@ def record_confirmation(session: Session, *, clerk_id: int, number: str, satisfi
                    f"the citizen's answer, given {'on paper' if via == 'paper' else 'by phone'}, "
                    f"entered by a clerk" + (f": {note}" if note else ""),
                    kind="confirmation_entered", message=message)
-    shown = f"{prefix}-{complaint.tracking_number}"
+    shown = tracking.display(complaint.tracking_number, prefix)
     text = catalog.text(key, complaint.language or "en", short=contact.channel == "sms", tracking=shown)
     reply = queue_outbound(session, contact, text, kind="confirmation_reply", complaint_id=complaint.id,
                            language=complaint.language, extras={"key": key})

@@ -11,6 +11,7 @@ from conversation import catalog
 from conversation.knowledge import Knowledge
 from conversation.messages import Reply
 from conversation.nlu import Understanding
+from storage import tracking
 from storage.models import Contact, Conversation, Message
 
 
@@ -35,7 +36,7 @@ class Turn:
         self.replies.append(Reply(catalog.text(key, self.lang, short=self.short, **values), kind, key))
 
     def tracking(self, number: str) -> str:
-        return f"{self.prefix}-{number}"
+        return tracking.display(number, self.prefix)
 
 
 current: ContextVar[Turn] = ContextVar("ikhtiyar_turn")

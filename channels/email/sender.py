@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 from channels.delivery import Delivered, Outgoing, PermanentError, TransientError
 from channels.email import links, loops, server_url, threading
 from conversation import catalog
+from storage import tracking
 from storage.models import utcnow
 
 RTL = ("ur", "ps")
@@ -93,7 +94,7 @@ class SmtpSender:
     def compose(self, out: Outgoing) -> EmailMessage:
         thread = dict(out.extras.get("email") or {})
         lang = out.language if out.language in catalog.LANGUAGES else "en"
-        shown = f"{self.prefix}-{thread['tracking']}" if thread.get("tracking") else None
+        shown = tracking.display(thread['tracking'], self.prefix) if thread.get("tracking") else None
         msg = EmailMessage()
         token = str(thread.get("token") or "")
         msg["Message-ID"] = (f"<{token}.ikhtiyar@{self.domain}>" if token.isalnum()
