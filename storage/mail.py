@@ -76,7 +76,8 @@ def inbound_provider_id(message_id: str | None, data: bytes = b"") -> str:
     mid = clean_message_id(message_id)
     if mid and len(mid) <= _MID_MAX:
         return "in:" + mid
-    source = mid.encode() if mid else data
+    # surrogateescape: a raw 8-bit Message-ID keeps its bytes (found by bench/fuzz.py)
+    source = mid.encode("utf-8", "surrogateescape") if mid else data
     return "in-sha256:" + hashlib.sha256(source).hexdigest()
 
 
