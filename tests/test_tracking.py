@@ -73,3 +73,71 @@ def test_a_mistyped_number_is_reported_as_mistyped():
 def test_phone_and_cnic_numbers_are_not_tracking_numbers():
     assert tracking.find("call me on 0300-1234567 or 03001234567").number is None
     assert tracking.find("CNIC 17301-1234567-1").number is None
+
+
+def test_a_number_already_taken_is_drawn_again_at_insert(rt, monkeypatch):
+    """Insert-and-retry on the unique index: no SELECT first, no race between processes."""
+    from sqlalchemy import event, select
+
+    from storage.db import transaction
+    from storage.models import Complaint
+    from tests.dashboard.conftest import file_complaint
+
+    first = file_complaint(rt)
+    draws = iter([first.number, first.number, "1234567894"])
+    monkeypatch.setattr(tracking, "new_number", lambda: next(draws))
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(rt.engine, "before_cursor_execute", seen)
+    try:
+        with transaction(rt.sessions) as s:
+            taken = s.get(Complaint, first.id)
+            second = Complaint(tracking_number=None, citizen_id=taken.citizen_id, contact_id=taken.contact_id,
+                               channel="sms", language="en", description="again")
+            from storage import lifecycle
+
+            lifecycle.submit(s, second, None, lifecycle.Actor("citizen", channel="sms"))
+            number = second.tracking_number
+    finally:
+        event.remove(rt.engine, "before_cursor_execute", seen)
+    assert number == "1234567894" and tracking.is_valid(number)
+    assert not [q for q in statements if q.lstrip().upper().startswith("SELECT")
+                and "WHERE complaints.tracking_number" in q]
+    assert sum("INSERT INTO complaints" in q for q in statements) == 3
+    with rt.sessions() as s:
+        assert len(s.scalars(select(Complaint)).all()) == 2
+
+
+def test_tracking_numbers_are_drawn_again_at_most_a_few_times(rt, monkeypatch):
+    import pytest
+
+    from storage import lifecycle
+    from storage.db import transaction
+    from storage.models import Complaint
+    from tests.dashboard.conftest import file_complaint
+
+    first = file_complaint(rt)
+    monkeypatch.setattr(tracking, "new_number", lambda: first.number)
+    with pytest.raises(RuntimeError, match="no free tracking number"), transaction(rt.sessions) as s:
+        taken = s.get(Complaint, first.id)
+        again = Complaint(tracking_number=None, citizen_id=taken.citizen_id, contact_id=taken.contact_id,
+                          channel="sms", language="en", description="again")
+        lifecycle.submit(s, again, None, lifecycle.Actor("citizen", channel="sms"))
+
+
+def test_guessing_tracking_numbers_by_the_hundred_is_stopped_and_a_citizen_is_not(rt):
+    from gateway.app import create_app
+
+    app = create_app(rt)
+    citizen = app.test_client()
+    citizen.environ_base["REMOTE_ADDR"] = "203.0.113.50"
+    assert all(citizen.get(f"/track/KP-{tracking.new_number()}").status_code == 404 for _ in range(5))
+    guesser = app.test_client()
+    guesser.environ_base["REMOTE_ADDR"] = "198.51.100.9"
+    codes = [guesser.get(f"/track/{n:07d}").status_code for n in range(1_000_000, 1_000_200)]
+    assert codes.count(429) >= 150  # hundreds a minute: most are refused
+    assert "Retry-After" in guesser.get("/track/KP-1234566").headers
+    assert citizen.get(f"/track/KP-{tracking.new_number()}").status_code == 404  # still answered
