@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-import fuzz  # noqa: E402
+import fuzz
 
 
 @pytest.mark.parametrize("name", [t.name for t in fuzz.targets()])

@@ -141,3 +141,11 @@ def test_guessing_tracking_numbers_by_the_hundred_is_stopped_and_a_citizen_is_no
     assert codes.count(429) >= 150  # hundreds a minute: most are refused
     assert "Retry-After" in guesser.get("/track/KP-1234566").headers
     assert citizen.get(f"/track/KP-{tracking.new_number()}").status_code == 404  # still answered
+
+
+def test_a_ten_digit_number_is_read_out_in_its_three_groups():
+    from conversation.voice_prompts import digits, grouped
+
+    spoken = grouped(["voice_tracking_is", *digits("1234567894"), "voice_goodbye"])
+    assert spoken.index(None) == 4 and spoken[8] is None and spoken.count(None) == 2
+    assert grouped(digits("1234566")).count(None) == 0  # the first wave's numbers: as before

@@ -7,8 +7,7 @@ import logging
 from collections.abc import Iterable
 
 from channels.voice.audio import AUDIO_LANGUAGES, PromptLibrary
-from conversation.voice_prompts import texts
-from storage.tracking import DIGITS, GROUPS
+from conversation.voice_prompts import grouped, texts
 
 log = logging.getLogger("ikhtiyar.voice")
 # An Indian English voice: closest to how callers in Pakistan hear English.
@@ -54,24 +53,3 @@ class Speaker:
             else:
                 verb.play(self.url(filename))
 
-
-def grouped(names: list[str]) -> list[str | None]:
-    """The prompts, with None between the groups of a ten-digit tracking number read out
-    digit by digit (3, 3 and 4 digits: as it is printed, KP-123-456-7890)."""
-    out: list[str | None] = []
-    i = 0
-    while i < len(names):
-        if not names[i].startswith("voice_digit_"):
-            out.append(names[i])
-            i += 1
-            continue
-        end = i
-        while end < len(names) and names[end].startswith("voice_digit_"):
-            end += 1
-        sizes = GROUPS if end - i == DIGITS else (end - i,)
-        for n, size in enumerate(sizes):
-            if n:
-                out.append(None)
-            out.extend(names[i:i + size])
-            i += size
-    return out

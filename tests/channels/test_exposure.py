@@ -119,7 +119,6 @@ def test_a_request_twilio_signed_for_another_host_is_refused(trt):
 
 def test_the_tracking_page_does_not_name_the_department_of_a_confidential_complaint(rt):
     from storage.db import transaction
-
     from tests.dashboard.conftest import file_complaint
 
     case = file_complaint(rt, department="POLICE", category=None)
