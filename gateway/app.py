@@ -51,7 +51,7 @@ def create_app(rt: Runtime) -> Flask:
             return
         # Only a valid token is a machine call; a made-up "Bearer x" next to a session
         # cookie is a browser request like any other.
-        if auth.bearer_token(request) and auth.authenticated_by_token():
+        if auth.bearer_token(request) and auth.authenticate_by_token(request):
             return
         csrf.protect()
 

@@ -105,9 +105,15 @@ def _load_from_token(req):
         return Staff(user, via_token=True)
 
 
-def authenticated_by_token() -> bool:
-    """True when this request is authenticated by a valid bearer token (and not a cookie)."""
-    return bool(current_user.is_authenticated and getattr(current_user, "via_token", False))
+def authenticate_by_token(req) -> bool:
+    """Authenticate this request by its bearer token, if it carries a valid one; the token
+    then wins over any session cookie sent with it. False when there is none or it is
+    invalid (the cookie, if any, then authenticates as usual, with its CSRF check)."""
+    staff = _load_from_token(req)
+    if staff is None:
+        return False
+    g._login_user = staff  # Flask-Login's per-request user: this request is the token's
+    return True
 
 
 @login_manager.unauthorized_handler
