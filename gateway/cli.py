@@ -81,7 +81,14 @@ def _serve_http(rt, threads: int = 8) -> None:
     click.echo(f"Ikhtiyar is listening on http://{host}:{port}\n"
                f"  simulator: http://{host}:{port}/simulator\n"
                f"  health:    http://{host}:{port}/healthz")
-    waitress_serve(create_app(rt), host=host, port=int(port), threads=threads, ident="ikhtiyar")
+    waitress_serve(create_app(rt), host=host, port=int(port), threads=threads, ident="ikhtiyar",
+                   **waitress_options(rt.settings))
+
+
+def waitress_options(settings) -> dict:
+    """waitress drops X-Forwarded-* headers unless told otherwise (its default since 3.0):
+    with IKHTIYAR_TRUST_PROXY they reach the app, whose ProxyFix reads them (one proxy)."""
+    return {"clear_untrusted_proxy_headers": not settings.trust_proxy}
 
 
 @main.command()
