@@ -374,6 +374,8 @@ def atheris_child(name: str, seconds: int, workdir: Path) -> None:
     with atheris.instrument_imports(include=["channels", "conversation", "storage"]):
         import storage.tracking  # noqa: F401
     target = next(t for t in targets() if t.name == name)
+    if target.check in (_status, _voice):
+        web()  # the database and app are made before the clock starts
     corpus, crashes = workdir / "corpus" / name, workdir / "crashes" / name
     corpus.mkdir(parents=True, exist_ok=True)
     crashes.mkdir(parents=True, exist_ok=True)
