@@ -209,6 +209,7 @@ def test_behind_a_trusted_proxy_the_forwarded_url_is_the_one_checked(trt):
     # No public URL: the host Twilio calls is named instead (IKHTIYAR_TWILIO_HOSTS).
     hosts = "ikhtiyar.example.org"
     assert post(reconfigure(trt, public_url=None, twilio_hosts=hosts)).status_code == 403  # headers not trusted
+    assert inbound(trt) == []
     assert post(reconfigure(trt, public_url=None, twilio_hosts=hosts, trust_proxy=True)).status_code == 200
 
 
