@@ -82,3 +82,17 @@ def test_after_sign_in_a_redirect_elsewhere_falls_back_to_the_dashboard(rt, app,
 def test_after_sign_in_a_same_site_path_is_followed(rt, app, staff):
     response = attempt(app, "viewer", PASSWORD, next_="/dashboard/stats%3Fperiod%3D7")
     assert response.headers["Location"] == "/dashboard/stats?period=7"
+
+
+def test_with_redis_every_web_process_shares_the_counts(rt, staff, redis_url):
+    import dataclasses
+    import random
+
+    from gateway.app import create_app
+
+    shared = dataclasses.replace(rt, settings=rt.settings.model_copy(update={"redis_url": redis_url}))
+    first, second = create_app(shared), create_app(shared)  # two web processes
+    address = f"198.18.{random.randrange(256)}.{random.randrange(1, 255)}"  # noqa: S311
+    for _ in range(5):
+        assert attempt(first, "officer_mdn", "guess", address=address).status_code == 401
+    assert attempt(second, "officer_mdn", PASSWORD, address=address).status_code == 429
