@@ -23,7 +23,10 @@ from storage.models import Attachment, Citizen, Complaint, Message, State
 
 DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 2000
 LOCATION_MAX, NAME_MAX = 300, 80
-FORM_SLOTS = ("description", "district", "location_detail", "category", "name")
+# Asked in this order, each only when the citizen's messages have not given it already.
+# The name is optional and not asked in chat (the contact address identifies the citizen);
+# ``name`` and ``confidential`` are still read from the slots when given.
+FORM_SLOTS = ("description", "district", "category", "location_detail")
 
 
 def _say(dispatcher: CollectingDispatcher, key: str, **values: Any) -> None:
@@ -108,8 +111,9 @@ def submit_complaint(turn: Turn, slots: dict) -> Complaint:
         tracking_number=number, citizen_id=turn.contact.citizen_id, contact_id=turn.contact.id,
         simulated=turn.contact.simulated, channel=turn.contact.channel, language=turn.lang,
         description=slots["description"],
-        district_code=slots["district"], location_detail=slots["location_detail"],
+        district_code=slots["district"], location_detail=slots.get("location_detail"),
         department_code=kind.department, category_code=kind.code,
+        confidential=bool(slots.get("confidential")),
         latitude=(turn.state.get("location") or [None, None])[0],
         longitude=(turn.state.get("location") or [None, None])[1],
     )
@@ -238,7 +242,13 @@ class ActionAnswerResolution(Action):
             return []
         complaint = waiting[0]
         shown = turn.tracking(complaint.tracking_number)
-        answer_resolution(turn.session, complaint, turn.message, bool(answer), reason)
+        try:
+            answer_resolution(turn.session, complaint, turn.message, bool(answer), reason)
+        except lifecycle.NotTheComplainant:
+            # A message whose sender nobody verified (an action call for an address): the
+            # same answer as for an address with nothing to confirm.
+            _say(dispatcher, "nothing_to_confirm")
+            return []
         if answer:
             _say(dispatcher, "closed_thanks", tracking=shown)
         else:
@@ -263,12 +273,13 @@ def answer_resolution(session, complaint: Complaint, message: Message, satisfied
                       reason: str | None = None) -> None:
     """The complainant's own inbound ``message`` carried their yes or no: close, or reopen and
     escalate. Every channel confirms through here; raises lifecycle.TransitionError when the
-    complaint is no longer waiting for an answer or the message is not the complainant's."""
-    message.complaint_id = complaint.id
+    complaint is no longer waiting for an answer or the message is not the complainant's
+    (then the message is not put on the complaint's timeline either)."""
     if satisfied:
         lifecycle.confirm_satisfied(session, complaint, message)
     else:
         lifecycle.reject_resolution(session, complaint, message, reason)
+    message.complaint_id = complaint.id
 
 
 ACTIONS = (ValidateComplaintForm, ActionSubmitComplaint, ActionComplaintStatus, ActionAnswerResolution)

@@ -6,6 +6,7 @@ it was queued (storage.mail), the tracking number in the subject, and marks itse
 automatic reply so that other robots do not answer it.
 
 ``IKHTIYAR_SMTP_URL``: ``smtp://user:pass@host:587`` (STARTTLS when the server offers it;
+a user and password are only ever sent over TLS: a relay without STARTTLS gets nothing;
 ``?starttls=1`` requires it, ``?starttls=0`` never uses it), ``smtps://host:465`` (TLS from
 the first byte). ``?verify=0`` accepts an unverified certificate (an internal relay),
 ``?cafile=PATH`` trusts a private CA (PEM) besides the system's. A certificate that is not
@@ -18,6 +19,7 @@ import html
 import smtplib
 import ssl
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from urllib.parse import unquote, urlsplit
@@ -25,10 +27,16 @@ from urllib.parse import unquote, urlsplit
 from channels.delivery import Delivered, Outgoing, PermanentError, TransientError
 from channels.email import links, loops, server_url, threading
 from conversation import catalog
-from storage import tracking
-from storage.models import utcnow
 
 RTL = ("ur", "ps")
+
+
+def _shown(number: str, prefix: str) -> str:
+    """A tracking number as printed everywhere (storage.tracking.display; this channel reads
+    no storage module): ten digits in groups, KP-123-456-7890; older ones whole."""
+    if len(number) == 10:
+        number = f"{number[:3]}-{number[3:6]}-{number[6:]}"
+    return f"{prefix}-{number}"
 TIMEOUT = 30
 
 
@@ -94,12 +102,12 @@ class SmtpSender:
     def compose(self, out: Outgoing) -> EmailMessage:
         thread = dict(out.extras.get("email") or {})
         lang = out.language if out.language in catalog.LANGUAGES else "en"
-        shown = tracking.display(thread['tracking'], self.prefix) if thread.get("tracking") else None
+        shown = _shown(str(thread["tracking"]), self.prefix) if thread.get("tracking") else None
         msg = EmailMessage()
         token = str(thread.get("token") or "")
         msg["Message-ID"] = (f"<{token}.ikhtiyar@{self.domain}>" if token.isalnum()
                              else make_msgid("ikhtiyar", self.domain))
-        msg["Date"] = format_datetime(utcnow())
+        msg["Date"] = format_datetime(datetime.now(UTC))
         msg["From"] = formataddr((self.display_name, self.address))
         msg["To"] = out.to
         fallback = catalog.text("email_subject", lang, tracking=shown) if shown \
@@ -149,10 +157,16 @@ class SmtpSender:
                 smtp = smtplib.SMTP(server.host, server.port, timeout=TIMEOUT)
             with smtp:
                 smtp.ehlo()
+                encrypted = server.tls
                 if server.starttls == "yes" or (server.starttls == "auto" and smtp.has_extn("starttls")):
                     smtp.starttls(context=context)
                     smtp.ehlo()
+                    encrypted = True
                 if server.username:
+                    if not encrypted:  # a password in clear is a password given away
+                        raise TransientError(
+                            f"SMTP relay {server.host}:{server.port} does not offer STARTTLS: the "
+                            "password is never sent in clear; use smtps:// or a relay with STARTTLS")
                     smtp.login(server.username, server.password or "")
                 smtp.send_message(message, from_addr=self.address, to_addrs=[to])
         except smtplib.SMTPRecipientsRefused as exc:

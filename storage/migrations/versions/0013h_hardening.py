@@ -1,14 +1,14 @@
 """hardening: session versions, token expiry and last use, simulated complaints
 
 Revision ID: 0013h
-Revises: 0010
+Revises: 0012_app_access
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0013h'
-down_revision = '0010'
+down_revision = '0012_app_access'
 branch_labels = None
 depends_on = None
 
