@@ -110,7 +110,9 @@ def _inline(value, type_=None):
 
 
 def _cohort(query, user, period: Period, department: str | None):
-    query = visible(query, user).where(Complaint.created_at >= _inline(period.since, UTCDateTime()),
+    # Simulator complaints are practice, not performance.
+    query = visible(query, user).where(Complaint.simulated.is_(False),
+                                       Complaint.created_at >= _inline(period.since, UTCDateTime()),
                                        Complaint.created_at < _inline(period.until, UTCDateTime()))
     if department:
         query = query.where(Complaint.department_code == department)

@@ -30,6 +30,7 @@ class QueueFilter:
     overdue: bool = False
     reopened: bool = False
     escalated: bool = False
+    simulated: bool = False  # complaints filed from the simulator: hidden unless asked for
     search: str = ""
     page: int = 1
 
@@ -50,7 +51,7 @@ class QueueFilter:
                    status=status if status in STATUSES else "open",
                    district=(args.get("district") or None), category=(args.get("category") or None),
                    channel=(args.get("channel") or None), overdue=flag("overdue"),
-                   reopened=flag("reopened"), escalated=flag("escalated"),
+                   reopened=flag("reopened"), escalated=flag("escalated"), simulated=flag("simulated"),
                    search=args.get("q", "").strip()[:40], page=page)
 
 
@@ -65,6 +66,8 @@ def _reopened():
 
 def _filtered(query, user, f: QueueFilter, now: datetime, prefix: str, skip: str = ""):
     query = visible(query, user)
+    if not f.simulated:
+        query = query.where(Complaint.simulated.is_(False))
     if skip != "view":
         if f.view == "mine":
             query = query.where(Complaint.assigned_user_id == user.id)
@@ -149,7 +152,9 @@ def facets(session: Session, user, f: QueueFilter, prefix: str = "KP") -> dict:
                  "overdue": overdue or 0, "escalated": escalated or 0,
                  "reopened": session.scalar(queries.pop("reopened")) or 0}
     for name, query in queries.items():
-        counts = dict(session.execute(query).all())
+        # No district or category yet (an anonymous mail, a phone call) is not a value to
+        # filter by, and None would not sort among the codes.
+        counts = {value: n for value, n in session.execute(query).all() if value is not None}
         if name == "status":
             total = sum(counts.values())
             counts["open"] = total - counts.get("closed", 0)

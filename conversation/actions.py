@@ -109,7 +109,8 @@ def submit_complaint(turn: Turn, slots: dict) -> Complaint:
         citizen.name = slots["name"]
     complaint = Complaint(
         tracking_number=number, citizen_id=turn.contact.citizen_id, contact_id=turn.contact.id,
-        channel=turn.contact.channel, language=turn.lang, description=slots["description"],
+        simulated=turn.contact.simulated, channel=turn.contact.channel, language=turn.lang,
+        description=slots["description"],
         district_code=slots["district"], location_detail=slots.get("location_detail"),
         department_code=kind.department, category_code=kind.code,
         confidential=bool(slots.get("confidential")),
@@ -143,11 +144,9 @@ _FORM_ATTACHMENTS_FILED = (update(Attachment.__table__)
 
 
 def unused_tracking_number(session) -> str:
-    """A new random tracking number no complaint has yet."""
-    while True:  # random numbers: a collision is rare, so just draw again
-        number = tracking.new_number()
-        if session.scalar(select(Complaint.id).where(Complaint.tracking_number == number)) is None:
-            return number
+    """A new random tracking number. Not looked up: lifecycle.submit inserts it and draws
+    again if the unique index says it is taken (storage.tracking.insert_numbered)."""
+    return tracking.new_number()
 
 
 def file_untriaged_complaint(session, contact, message: Message, *, language: str,
@@ -161,7 +160,7 @@ def file_untriaged_complaint(session, contact, message: Message, *, language: st
     """
     complaint = Complaint(
         tracking_number=unused_tracking_number(session), citizen_id=contact.citizen_id,
-        contact_id=contact.id, channel=contact.channel, language=language,
+        contact_id=contact.id, channel=contact.channel, language=language, simulated=contact.simulated,
         description=description, district_code=district_code, incomplete=incomplete)
     lifecycle.submit(session, complaint, message, lifecycle.Actor("citizen", channel=contact.channel))
     message.complaint_id = complaint.id

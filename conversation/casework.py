@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from conversation import catalog
-from storage import lifecycle
+from storage import lifecycle, tracking
 from storage.messages import queue_outbound
 from storage.models import Complaint, Contact, Conversation, Message, State, utcnow
 
@@ -33,7 +33,7 @@ def _tell(session: Session, complaint: Complaint, key: str, kind: str, prefix: s
     if conversation is not None and state_update:
         conversation.state = {**(conversation.state or {}), **state_update}
     text = catalog.text(key, lang, short=contact.channel == "sms",
-                        tracking=f"{prefix}-{complaint.tracking_number}", **values)
+                        tracking=tracking.display(complaint.tracking_number, prefix), **values)
     return queue_outbound(session, contact, text, kind=kind, complaint_id=complaint.id,
                           conversation_id=conversation.id if conversation else None,
                           language=lang, extras={"key": key})

@@ -163,7 +163,8 @@ def file_complaint(turn: Turn, description: str) -> Complaint:
     number = unused_tracking_number(session)
     complaint = Complaint(
         tracking_number=number, citizen_id=turn.contact.citizen_id, contact_id=turn.contact.id,
-        channel="email", language=turn.lang, description=description, district_code=district,
+        simulated=turn.contact.simulated, channel="email", language=turn.lang,
+        description=description, district_code=district,
         department_code=kind.department if kind else None, category_code=kind.code if kind else None,
         incomplete=district is None or kind is None)
     lifecycle.submit(session, complaint, turn.message,

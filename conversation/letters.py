@@ -118,7 +118,7 @@ def file_letter(session: Session, letter_id: int, entry: Entry, *, clerk_id: int
     message.complaint_id = complaint.id
     _attach_scans(session, letter, message, complaint, letters_root, attachments_dir)
     mark_submitted(letter, complaint.id, message.id)
-    shown = f"{prefix}-{complaint.tracking_number}"
+    shown = tracking.display(complaint.tracking_number, prefix)
     if entry.phone:
         text = catalog.text("complaint_registered", entry.language, short=True, tracking=shown,
                             sla_days=kind.sla_days)
@@ -192,7 +192,7 @@ def record_confirmation(session: Session, *, clerk_id: int, number: str, satisfi
     found = tracking.find(number, prefix)
     if not found.number:
         raise ConfirmationError("tracking", "that tracking number has a mistyped digit" if found.mistyped
-                                else f"enter the tracking number, e.g. {prefix}-1234567")
+                                else f"enter the tracking number, e.g. {prefix}-123-456-7890")
     complaint = session.scalars(select(Complaint).where(Complaint.tracking_number == found.number)
                                 .with_for_update()).first()
     clerk = session.get(User, clerk_id)
@@ -202,9 +202,9 @@ def record_confirmation(session: Session, *, clerk_id: int, number: str, satisfi
         lifecycle.check_proxy(session, complaint, clerk)
     except lifecycle.OutOfScope:
         # Out of scope reads as missing: a clerk learns nothing of other complaints.
-        raise ConfirmationError("tracking", f"no complaint {prefix}-{found.number}") from None
+        raise ConfirmationError("tracking", f"no complaint {tracking.display(found.number, prefix)}") from None
     except lifecycle.IllegalTransition:
-        raise ConfirmationError("tracking", f"{prefix}-{found.number} is not waiting for the "
+        raise ConfirmationError("tracking", f"{tracking.display(found.number, prefix)} is not waiting for the "
                                 f"citizen's confirmation (it is {complaint.state.replace('_', ' ')})") from None
     except lifecycle.TransitionError as exc:
         raise ConfirmationError("tracking", str(exc)) from None
@@ -214,7 +214,7 @@ def record_confirmation(session: Session, *, clerk_id: int, number: str, satisfi
                                    via=via, note=note or None)
         key = "closed_thanks" if satisfied else "reopened_with_reason"
         contact = session.get(Contact, complaint.contact_id)
-        shown = f"{prefix}-{complaint.tracking_number}"
+        shown = tracking.display(complaint.tracking_number, prefix)
         text = catalog.text(key, complaint.language or "en", short=contact.channel == "sms", tracking=shown)
         reply = queue_outbound(session, contact, text, kind="confirmation_reply", complaint_id=complaint.id,
                                language=complaint.language, extras={"key": key})

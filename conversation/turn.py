@@ -11,6 +11,7 @@ from conversation import catalog
 from conversation.knowledge import Knowledge
 from conversation.messages import Reply
 from conversation.nlu import Understanding
+from storage import tracking
 from storage.models import Contact, Conversation, Message
 
 
@@ -38,7 +39,7 @@ class Turn:
                                   tuple(choices)))
 
     def tracking(self, number: str) -> str:
-        return f"{self.prefix}-{number}"
+        return tracking.display(number, self.prefix)
 
 
 current: ContextVar[Turn] = ContextVar("ikhtiyar_turn")

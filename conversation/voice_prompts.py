@@ -17,7 +17,7 @@ import yaml
 from config import CONFIG_DIR
 from conversation import catalog
 from storage.models import State
-from storage.tracking import to_latin_digits
+from storage.tracking import DIGITS, GROUPS, to_latin_digits
 
 
 def _placeholders(text: str) -> bool:
@@ -77,3 +77,25 @@ def spoken_digits(speech: str) -> str:
         words = words.replace(mark, " ")
     index = _digit_index()
     return "".join(word if word.isdigit() else index.get(word, "") for word in words.split())
+
+
+def grouped(names: list[str]) -> list[str | None]:
+    """The prompts, with None between the groups of a ten-digit tracking number read out
+    digit by digit (3, 3 and 4 digits: as it is printed, KP-123-456-7890)."""
+    out: list[str | None] = []
+    i = 0
+    while i < len(names):
+        if not names[i].startswith("voice_digit_"):
+            out.append(names[i])
+            i += 1
+            continue
+        end = i
+        while end < len(names) and names[end].startswith("voice_digit_"):
+            end += 1
+        sizes = GROUPS if end - i == DIGITS else (end - i,)
+        for n, size in enumerate(sizes):
+            if n:
+                out.append(None)
+            out.extend(names[i:i + size])
+            i += size
+    return out

@@ -24,15 +24,17 @@ def create_app(rt: Runtime) -> Flask:
     app.session_interface = _CookieSessions()
     app.extensions["ikhtiyar"] = rt
     if rt.settings.trust_proxy:
-        # IKHTIYAR_TRUST_PROXY: the URL Twilio signed is rebuilt from the proxy's
-        # X-Forwarded-* headers. Off by default, since any client can send them.
+        # IKHTIYAR_TRUST_PROXY: behind one reverse proxy, the client's address (for rate
+        # limits) and the URL Twilio signed come from its X-Forwarded-* headers. ProxyFix
+        # is WSGI middleware, so it works under waitress (`ikhtiyar web`/`serve`) and any
+        # other WSGI server alike. Off by default, since any client can send them.
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)
 
     from flask_wtf.csrf import CSRFProtect
 
-    from gateway import auth
+    from gateway import auth, limits, security
     from gateway.blueprints import health, metrics, simulator, track
 
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked below, skipping signed machine calls
@@ -45,9 +47,11 @@ def create_app(rt: Runtime) -> Flask:
         # (verified by their own signatures) carry none and are not cookie-authenticated.
         if request.method in ("GET", "HEAD", "OPTIONS"):
             return
-        if request.headers.get("Authorization", "").startswith("Bearer "):
-            return
         if request.blueprint in app.extensions["csrf_exempt"]:
+            return
+        # Only a valid token is a machine call; a made-up "Bearer x" next to a session
+        # cookie is a browser request like any other.
+        if auth.bearer_token(request) and auth.authenticate_by_token(request):
             return
         csrf.protect()
 
@@ -81,9 +85,12 @@ def create_app(rt: Runtime) -> Flask:
     from gateway.blueprints import email_links
 
     app.register_blueprint(email_links.bp)  # one-click answers from satisfaction mails (CSRF form)
-    if rt.settings.simulator:
-        # JSON from the simulator page; its personas are sandboxed from real citizens.
+    if rt.settings.simulator_enabled:
+        # JSON from the simulator page; its personas are sandboxed from real citizens. Off
+        # the embedded default only staff who signed in may use it (simulator.before_request).
         register_machine_blueprint(app, simulator.bp)
+    limits.init_app(app, rt.settings.redis_url)
+    security.init_app(app, rt.settings)
 
     @app.errorhandler(404)
     def _not_found(exc):
@@ -96,13 +103,6 @@ def create_app(rt: Runtime) -> Flask:
     @app.errorhandler(413)
     def _too_large(_exc):
         return jsonify(error="request too large"), 413
-
-    @app.after_request
-    def _headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        return response
 
     return app
 

@@ -3,13 +3,18 @@
 People log in at /auth/login (Flask-Login session cookie, CSRF-protected form); scripts and
 other systems send ``Authorization: Bearer <token>`` from ``ikhtiyar users token NAME``.
 Passwords are argon2id (older scrypt hashes are upgraded at sign-in). Failed sign-ins go to
-the audit log, which is also what throttles them, so the limit holds across processes.
+the audit log and are rate-limited per address and per address + user name (gateway/limits.py),
+so nobody can lock another person out from elsewhere.
+
+Every session carries its user's ``session_version``: logout, a new password or disabling the
+account bumps it, and every cookie issued before stops working on its next request.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -25,15 +30,14 @@ from flask import (
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from sqlalchemy import select
 
-from gateway.passwords import check_password, hash_password, needs_rehash, token_hash
+from gateway.passwords import check_password, dummy_check, hash_password, needs_rehash, token_hash
 from storage import audit
 from storage.db import transaction
-from storage.models import User
+from storage.models import User, utcnow
 
-# Five wrong passwords for one user name within 15 minutes lock that name for the rest of
-# the window: slow enough to stop guessing, short enough not to lock an officer out for long.
-MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=15)
+SESSION_VERSION = "_sv"  # the session key holding the user's session_version at sign-in
+# A token's last use is written at most this often: not one UPDATE per API call.
+LAST_USED_PRECISION = timedelta(minutes=5)
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 login_manager = LoginManager()
@@ -52,6 +56,7 @@ class Staff(UserMixin):
         self.role = user.role
         self.department_code = user.department_code
         self.district_code = user.district_code
+        self.session_version = user.session_version
         self.via_token = via_token
 
     def get_id(self) -> str:
@@ -66,20 +71,49 @@ def _sessions():
 def _load(user_id: str):
     with _sessions()() as session:
         user = session.get(User, int(user_id)) if user_id.isdigit() else None
-        return Staff(user) if user is not None and user.active else None
+        if user is None or not user.active or session_version_of_cookie() != user.session_version:
+            return None  # signed out, password changed or account disabled since
+        return Staff(user)
+
+
+def session_version_of_cookie() -> int | None:
+    value = session.get(SESSION_VERSION)
+    return value if isinstance(value, int) else None
+
+
+def bearer_token(req) -> str | None:
+    header = req.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    return header[len("Bearer "):].strip() or None
 
 
 @login_manager.request_loader
 def _load_from_token(req):
-    header = req.headers.get("Authorization", "")
-    if not header.startswith("Bearer "):
+    token = bearer_token(req)
+    if token is None:
         return None
-    token = header[len("Bearer "):].strip()
-    if not token:
-        return None
-    with _sessions()() as session:
+    with transaction(_sessions()) as session:
         user = session.scalars(select(User).where(User.token_hash == token_hash(token))).first()
-        return Staff(user, via_token=True) if user is not None and user.active else None
+        if user is None or not user.active:
+            return None
+        now = utcnow()
+        if user.token_expires_at is not None and user.token_expires_at <= now:
+            return None
+        if user.token_last_used_at is None or now - user.token_last_used_at >= LAST_USED_PRECISION:
+            user.token_last_used_at = now
+        return Staff(user, via_token=True)
+
+
+def authenticate_by_token(req) -> bool:
+    """Authenticate this request by its bearer token, if it carries a valid one; the token
+    then wins over any session cookie sent with it. False when there is none or it is
+    invalid (the cookie, if any, then authenticates as usual, with its CSRF check)."""
+    staff = _load_from_token(req)
+    if staff is None:
+        return False
+    g._login_user = staff  # Flask-Login's per-request user: this request is the token's
+    return True
 
 
 @login_manager.unauthorized_handler
@@ -112,11 +146,30 @@ def home_for(role: str) -> str:
     return "/letters/" if role == "clerk" else "/dashboard/"
 
 
+def is_same_site_path(target: str | None) -> bool:
+    """True for a path on this site (``/dashboard/?q=1``), false for anything a browser could
+    take to another host: ``//evil``, ``/\\evil``, ``/%09/evil``, ``javascript:``...
+
+    As Django's url_has_allowed_host_and_scheme: browsers drop tabs and line breaks from
+    URLs and read a backslash as a slash, so the URL is judged after doing the same.
+    """
+    if not target:
+        return False
+    if any(ch < " " or ch == "\x7f" for ch in target):
+        return False  # a control character in a redirect target is never innocent
+    cleaned = target.strip()
+    cleaned = cleaned.replace("\\", "/")
+    if not cleaned.startswith("/") or cleaned.startswith("//"):
+        return False
+    try:
+        parts = urlsplit(cleaned)
+    except ValueError:
+        return False
+    return not parts.scheme and not parts.netloc
+
+
 def _safe_next(target: str | None, role: str) -> str:
-    # Only same-site paths: never redirect a login to another host.
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return home_for(role)
+    return target if is_same_site_path(target) else home_for(role)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -128,19 +181,24 @@ def login():
         staff, error, status = _check_login(username, password)
         if staff is not None:
             session.clear()  # no session fixation: a fresh session for the signed-in user
-            session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
+            # Not permanent: Flask-Login's "strong" protection only drops non-permanent
+            # sessions replayed from another browser. Flask still refuses a cookie older
+            # than PERMANENT_SESSION_LIFETIME (it checks the signature's age either way).
+            session.permanent = False
             login_user(staff)
+            session[SESSION_VERSION] = staff.session_version
             return redirect(_safe_next(request.args.get("next"), staff.role))
     return render_template("login.html", error=error), status
 
 
 def _check_login(username: str, password: str) -> tuple[Staff | None, str | None, int]:
     with transaction(_sessions()) as db:
-        if audit.recent_failures(db, username, FAILURE_WINDOW) >= MAX_FAILURES:
-            # Not even checked: a correct guess during the lock-out must not be confirmed.
-            return None, "Too many failed sign-ins for this user. Try again in 15 minutes.", 429
         user = db.scalars(select(User).where(User.username == username)).first()
-        ok = user is not None and user.active and check_password(password, user.password_hash)
+        if user is None:
+            dummy_check(password)  # the same argon2 work as for a real name: no timing tell
+            ok = False
+        else:
+            ok = check_password(password, user.password_hash) and user.active
         if not ok:
             audit.record(db, audit.LOGIN_FAILED, subject=username.lower(),
                          remote_addr=request.remote_addr)
@@ -156,10 +214,17 @@ def _check_login(username: str, password: str) -> tuple[Staff | None, str | None
 def logout():
     if current_user.is_authenticated and not getattr(current_user, "via_token", False):
         with transaction(_sessions()) as db:
+            # A copy of this cookie (another tab, a stolen one) must not outlive the logout.
+            end_sessions(db.get(User, current_user.id))
             audit.record(db, audit.LOGOUT, user_id=current_user.id, remote_addr=request.remote_addr)
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))
+
+
+def end_sessions(user: User) -> None:
+    """Every session cookie issued to ``user`` so far stops working."""
+    user.session_version = (user.session_version or 0) + 1
 
 
 def init_app(app) -> None:

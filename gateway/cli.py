@@ -8,6 +8,7 @@ import secrets
 import sys
 import threading
 import time
+from contextlib import contextmanager
 
 import click
 from sqlalchemy import select
@@ -15,13 +16,17 @@ from sqlalchemy import select
 from gateway.settings import SettingsError, load_settings
 
 
-def _runtime(prepare: bool = False):
+def _runtime(prepare: bool = False, explicit_keys: str | None = None):
+    """The runtime; ``explicit_keys`` names a production command that must not run on
+    generated keys (only `serve` and the admin commands may generate or read key files)."""
     from gateway import jobs
     from gateway import runtime as rt_module
     from gateway.queue import make_queue
 
     try:
         settings = load_settings()
+        if explicit_keys:
+            settings.require_explicit_keys(explicit_keys)
         logging.basicConfig(level=settings.log_level.upper(),
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         rt = rt_module.build(settings, warn=lambda m: click.echo(m, err=True))
@@ -101,7 +106,14 @@ def _serve_http(rt, threads: int = 8) -> None:
     click.echo(f"Ikhtiyar is listening on http://{host}:{port}\n"
                f"  simulator: http://{host}:{port}/simulator\n"
                f"  health:    http://{host}:{port}/healthz")
-    waitress_serve(create_app(rt), host=host, port=int(port), threads=threads, ident="ikhtiyar")
+    waitress_serve(create_app(rt), host=host, port=int(port), threads=threads, ident="ikhtiyar",
+                   **waitress_options(rt.settings))
+
+
+def waitress_options(settings) -> dict:
+    """waitress drops X-Forwarded-* headers unless told otherwise (its default since 3.0):
+    with IKHTIYAR_TRUST_PROXY they reach the app, whose ProxyFix reads them (one proxy)."""
+    return {"clear_untrusted_proxy_headers": not settings.trust_proxy}
 
 
 @main.command()
@@ -119,7 +131,7 @@ def serve() -> None:
 @main.command()
 def web() -> None:
     """The web process only (webhooks, dashboards, simulator)."""
-    rt = _runtime(prepare=True)
+    rt = _runtime(prepare=True, explicit_keys="web")
     rt.queue.start()  # without Redis the web process runs its own worker thread
     _serve_http(rt)
 
@@ -128,7 +140,7 @@ def web() -> None:
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 def worker(burst: bool) -> None:
     """An RQ worker for the jobs queued on Redis."""
-    rt = _runtime()
+    rt = _runtime(explicit_keys="worker")
     if not rt.settings.redis_url:
         raise click.ClickException("IKHTIYAR_REDIS_URL: a worker needs Redis (serve runs jobs in-process)")
     from rq import Worker
@@ -139,7 +151,7 @@ def worker(burst: bool) -> None:
 @main.command()
 def scheduler() -> None:
     """Periodic work: re-queue stalled messages and outbox retries; the SLA job."""
-    rt = _runtime()
+    rt = _runtime(explicit_keys="scheduler")
     rt.queue.start()
     from gateway import jobs
 
@@ -178,6 +190,7 @@ ROLES = ("officer", "department_head", "clerk", "admin", "viewer")
 def users_create(name: str, role: str, department: str | None, district: str | None,
                  password: str | None) -> None:
     """Create a user, or update an existing one's role, scope and password."""
+    from gateway.auth import end_sessions
     from gateway.passwords import hash_password
     from storage.db import transaction
     from storage.models import Department, District, User
@@ -196,7 +209,11 @@ def users_create(name: str, role: str, department: str | None, district: str | N
             raise click.ClickException(f"--department: no department with code {department}")
         if district and session.get(District, district.upper()) is None:
             raise click.ClickException(f"--district: no district with code {district}")
-        user = session.scalars(select(User).where(User.username == name)).first() or User(username=name)
+        user = session.scalars(select(User).where(User.username == name)).first()
+        if user is None:
+            user = User(username=name)
+        else:  # a new password or role: what was signed in under the old ones ends
+            end_sessions(user)
         user.role, user.password_hash = role, hash_password(password)
         user.department_code = department.upper() if department else None
         user.district_code = district.upper() if district else None
@@ -206,20 +223,89 @@ def users_create(name: str, role: str, department: str | None, district: str | N
 
 @users.command("token")
 @click.argument("name")
-def users_token(name: str) -> None:
-    """Print a new bearer token for NAME (replaces the previous one)."""
+@click.option("--days", type=click.IntRange(1, 3650), default=None,
+              help="Days until it expires (default: IKHTIYAR_TOKEN_DAYS, 90).")
+def users_token(name: str, days: int | None) -> None:
+    """Print a new bearer token for NAME (replaces the previous one; it expires)."""
+    from datetime import timedelta
+
     from gateway.passwords import new_token
+    from storage.models import utcnow
+
+    rt = _runtime()
+    with _user(rt, name) as user:
+        token, digest = new_token()
+        user.token_hash = digest
+        expires = utcnow() + timedelta(days=days or rt.settings.token_days)
+        user.token_expires_at, user.token_last_used_at = expires, None
+    click.echo(token)
+    click.echo(f"(expires {expires:%Y-%m-%d %H:%M} UTC)", err=True)
+
+
+@users.command("passwd")
+@click.argument("name")
+@click.option("--password", help="Prompted for when not given.")
+def users_passwd(name: str, password: str | None) -> None:
+    """Set NAME's password; every session they have open is signed out."""
+    from gateway.auth import end_sessions
+    from gateway.passwords import hash_password
+
+    rt = _runtime()
+    if password is None:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        raise click.ClickException("--password: use at least 8 characters")
+    with _user(rt, name) as user:
+        user.password_hash = hash_password(password)
+        end_sessions(user)
+    click.echo(f"password of {name} changed; their open sessions are signed out")
+
+
+@users.command("disable")
+@click.argument("name")
+def users_disable(name: str) -> None:
+    """Disable NAME: no sign-in, open sessions end and their token stops working."""
+    from gateway.auth import end_sessions
+
+    rt = _runtime()
+    with _user(rt, name) as user:
+        user.active = False
+        end_sessions(user)
+    click.echo(f"user {name} disabled; their sessions and token stop working now")
+
+
+@users.command("enable")
+@click.argument("name")
+def users_enable(name: str) -> None:
+    """Enable NAME again after `users disable`."""
+    rt = _runtime()
+    with _user(rt, name) as user:
+        user.active = True
+    click.echo(f"user {name} enabled")
+
+
+@users.command("revoke-token")
+@click.argument("name")
+def users_revoke_token(name: str) -> None:
+    """Revoke NAME's bearer token (machines using it get 401 from now on)."""
+    rt = _runtime()
+    with _user(rt, name) as user:
+        had = user.token_hash is not None
+        user.token_hash = user.token_expires_at = user.token_last_used_at = None
+    click.echo(f"token of {name} revoked" if had else f"{name} had no token")
+
+
+@contextmanager
+def _user(rt, name: str):
+    """The user NAME in a transaction (an unknown name stops the command with one line)."""
     from storage.db import transaction
     from storage.models import User
 
-    rt = _runtime()
     with transaction(rt.sessions) as session:
         user = session.scalars(select(User).where(User.username == name)).first()
         if user is None:
             raise click.ClickException(f"no user named {name}")
-        token, digest = new_token()
-        user.token_hash = digest
-    click.echo(token)
+        yield user
 
 
 @main.group()
@@ -283,7 +369,7 @@ def complaints_resolve(tracking_number: str, note: str, username: str) -> None:
         session.flush()
         message_id = message.id
     jobs.deliver(message_id)
-    click.echo(f"{rt.settings.tracking_prefix}-{found.number} resolved; the citizen has been asked to confirm")
+    click.echo(f"{tracking.display(found.number, rt.settings.tracking_prefix)} resolved; the citizen has been asked to confirm")
 
 
 @main.command()
@@ -383,7 +469,7 @@ def _start_smtp(rt):
 @main.command()
 def smtp() -> None:
     """The SMTP listener only: mail to the complaints address becomes complaints."""
-    rt = _runtime()
+    rt = _runtime(explicit_keys="smtp")
     rt.queue.start()  # without Redis this process runs its own worker thread
     _start_smtp(rt)
     threading.Event().wait()
@@ -396,7 +482,7 @@ def imap_poll(once: bool) -> None:
     from channels.email.imap import ImapTlsError, ImapUrlError
     from gateway import mail_service
 
-    rt = _runtime()
+    rt = _runtime(explicit_keys="imap-poll")
     if not rt.settings.imap_url:
         raise click.ClickException("IKHTIYAR_IMAP_URL: set the mailbox to poll, e.g. imaps://user:pass@host/INBOX")
     try:

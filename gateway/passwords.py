@@ -26,6 +26,16 @@ def _scrypt_hash(password: str) -> str:
     return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
 
 
+# A real argon2 hash of a random password: checked for unknown user names, so they cost as
+# much time as known ones and the answer's speed does not tell which names exist.
+_DUMMY_HASH = _argon2.hash(secrets.token_urlsafe(16))
+
+
+def dummy_check(password: str) -> None:
+    """Spend the time of one password check, for a user name that does not exist."""
+    check_password(password, _DUMMY_HASH)
+
+
 def needs_rehash(stored: str) -> bool:
     """True for a hash made before argon2 (or with weaker argon2 parameters)."""
     if not stored.startswith("$argon2"):

@@ -26,7 +26,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage import scope
+from storage import scope, tracking
 from storage.models import (
     ENDED_STATES,
     Attachment,
@@ -181,8 +181,7 @@ def submit(session: Session, complaint: Complaint, message: Message | None, acto
     complaint.created_at = now
     if sla_days:
         complaint.due_at = now + timedelta(days=sla_days)
-    session.add(complaint)
-    session.flush()
+    tracking.insert_numbered(session, complaint)  # a taken number is drawn again
     return _event(session, complaint, "submitted", actor, to_state=complaint.state, message=message)
 
 

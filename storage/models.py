@@ -158,7 +158,13 @@ class User(Base):
     department_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"))
     district_code: Mapped[str | None] = mapped_column(ForeignKey("districts.code"))
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Bearer tokens expire (IKHTIYAR_TOKEN_DAYS) and say when they were last used (0013h).
+    token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    token_last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Every signed-in session carries this number; logout, a new password or disabling the
+    # account bumps it, and every session cookie issued before stops working (0013h).
+    session_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -264,6 +270,8 @@ class Complaint(Base):
     # Against a named officer or the department itself: the complainant's identity is hidden
     # from that department (migration 0006).
     confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Filed from the simulator: kept out of officers' queues and dashboards unless asked for.
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
     # When staff first answered the citizen (reply, question or resolution; migration 0006).
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -28,6 +28,8 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_URL = os.environ.get("IKHTIYAR_DATABASE_URL", "")
 REDIS_URL = os.environ.get("IKHTIYAR_REDIS_URL", "")
 TEST_KEY = base64.b64encode(b"k" * 32).decode()
+# The session-signing key: 32 random bytes, as `ikhtiyar keys new` prints.
+TEST_SECRET = base64.b64encode(bytes(range(32))).decode()
 
 
 def _unavailable(what: str, why: str):
@@ -61,7 +63,7 @@ _PREPARED: dict[str, rt_module.Runtime] = {}
 def _runtime_for(url: str, var_dir: Path) -> rt_module.Runtime:
     if url not in _PREPARED:
         settings = load_settings(database_url=url, data_key=TEST_KEY, var_dir=var_dir,
-                                 redis_url=None, secret_key="test-secret")
+                                 redis_url=None, secret_key=TEST_SECRET)
         rt = rt_module.build(settings)
         rt_module.prepare(rt, say=lambda _m: None)
         _PREPARED[url] = rt

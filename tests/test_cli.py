@@ -14,6 +14,7 @@ from conversation import catalog
 from gateway import runtime as rt_module
 from gateway.queue import InProcessQueue
 from gateway.settings import load_settings
+from storage import tracking
 from storage.models import Complaint, Message
 from tests.citizen import Citizen
 from tests.conftest import TEST_KEY
@@ -93,6 +94,6 @@ def test_complaints_resolve_asks_the_citizen_and_does_not_close(tmp_path):
     with rt.sessions() as s:
         assert s.scalars(select(Complaint.state)).one() == "resolved"
         last = s.scalars(select(Message).order_by(Message.id.desc())).first()
-        assert last.text == catalog.text("satisfaction_request", "en", tracking=f"KP-{number}",
+        assert last.text == catalog.text("satisfaction_request", "en", tracking=tracking.display(number),
                                          note="Teacher transferred in")
         assert last.status == "delivered"

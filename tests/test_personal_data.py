@@ -57,10 +57,11 @@ def test_the_embedded_default_generates_and_keeps_a_key(tmp_path):
     from gateway.settings import load_settings
 
     warnings: list[str] = []
-    settings = load_settings(var_dir=tmp_path, data_key=None)
+    settings = load_settings(var_dir=tmp_path / "var", data_key=None)
     first = settings.data_key_bytes(warn=warnings.append)
     again = settings.data_key_bytes(warn=warnings.append)
     assert first == again and len(first) == 32
     assert len(warnings) == 1 and "IKHTIYAR_DATA_KEY" in warnings[0]
-    assert (tmp_path / "data.key").stat().st_mode & 0o077 == 0
-    assert base64.b64decode((tmp_path / "data.key").read_text()) == first
+    key = tmp_path / "keys" / "data.key"  # beside the database folder, not in it
+    assert key.stat().st_mode & 0o077 == 0
+    assert base64.b64decode(key.read_text()) == first

@@ -263,6 +263,8 @@ def _decode_bytes(data: bytes, charset: str | None, problems: list[str], where: 
             problems.append(f"unknown charset {charset[:30]} in {where}")
         except UnicodeDecodeError:
             problems.append(f"{where} is not valid {charset[:30]}")
+        except ValueError:  # a charset name with a NUL in it (found by bench/fuzz.py)
+            problems.append(f"unknown charset {charset[:30]!r} in {where}")
     else:
         try:
             return data.decode("ascii")

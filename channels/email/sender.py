@@ -29,6 +29,14 @@ from channels.email import links, loops, server_url, threading
 from conversation import catalog
 
 RTL = ("ur", "ps")
+
+
+def _shown(number: str, prefix: str) -> str:
+    """A tracking number as printed everywhere (storage.tracking.display; this channel reads
+    no storage module): ten digits in groups, KP-123-456-7890; older ones whole."""
+    if len(number) == 10:
+        number = f"{number[:3]}-{number[3:6]}-{number[6:]}"
+    return f"{prefix}-{number}"
 TIMEOUT = 30
 
 
@@ -94,7 +102,7 @@ class SmtpSender:
     def compose(self, out: Outgoing) -> EmailMessage:
         thread = dict(out.extras.get("email") or {})
         lang = out.language if out.language in catalog.LANGUAGES else "en"
-        shown = f"{self.prefix}-{thread['tracking']}" if thread.get("tracking") else None
+        shown = _shown(str(thread["tracking"]), self.prefix) if thread.get("tracking") else None
         msg = EmailMessage()
         token = str(thread.get("token") or "")
         msg["Message-ID"] = (f"<{token}.ikhtiyar@{self.domain}>" if token.isalnum()

@@ -118,11 +118,17 @@ def _check_image(data: bytes, kind: str, limits: Limits) -> int:
         raise UploadError(f"the {kind.upper()} file is damaged and cannot be opened ({_short(exc)})") from None
     if image.format != _PIL_FORMATS[kind]:
         raise UploadError(f"the file starts like a {kind.upper()} but is not one")
-    frames = getattr(image, "n_frames", 1)
+    try:
+        frames = getattr(image, "n_frames", 1)  # a TIFF walks its frame list to count them
+    except Exception as exc:
+        raise UploadError(f"the {kind.upper()} file is damaged ({_short(exc)})") from None
     if frames > limits.max_pages:
         raise UploadError(f"the file has {frames} pages; the limit is {limits.max_pages}")
     for index in range(frames):
-        image.seek(index)
+        try:
+            image.seek(index)
+        except Exception as exc:  # a frame without its dimensions (found by bench/fuzz.py)
+            raise UploadError(f"page {index + 1} of the {kind.upper()} file is damaged ({_short(exc)})") from None
         width, height = image.size
         # Checked from the header, before decoding: a 30,000 x 30,000 PNG is never allocated.
         if width * height > limits.max_pixels:

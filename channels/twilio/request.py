@@ -4,12 +4,17 @@ Twilio signs the full URL it called plus the POST parameters. Behind a reverse p
 app sees another URL, so the URL checked is ``IKHTIYAR_PUBLIC_URL`` + path + query when it
 is set (X-Forwarded-* is honoured only when ``IKHTIYAR_TRUST_PROXY`` says so, by ProxyFix
 in the app). The twilio library's validator also tries the URL with and without the port.
+
+Without a public URL the URL is built from the request's Host header, which the caller
+chooses: a request Twilio signed for another app on the same account would pass. So then
+the Host must be one of ``IKHTIYAR_TWILIO_HOSTS``; with neither setting the webhooks refuse
+to serve (503) until one is configured.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 from twilio.request_validator import RequestValidator, add_port, compare, remove_port
 
@@ -30,6 +35,8 @@ class TwilioRequest:
     signature: str | None
     auth_token: str | None
     public_url: str | None = None
+    host: str = ""  # the request's host name (no port), checked when there is no public URL
+    allowed_hosts: frozenset[str] = frozenset()
 
     def signed_url(self) -> str:
         if self.public_url:
@@ -40,6 +47,12 @@ class TwilioRequest:
         """Return the form if Twilio signed it; raise WebhookError(403) otherwise."""
         if not self.auth_token:
             raise WebhookError(403, "Twilio webhooks are refused: TWILIO_AUTH_TOKEN is not set")
+        if not self.public_url:
+            if not self.allowed_hosts:
+                raise WebhookError(503, "Twilio webhooks are off: set IKHTIYAR_PUBLIC_URL to the URL "
+                                        "Twilio calls (or IKHTIYAR_TWILIO_HOSTS to its host names)")
+            if self.host.lower().rstrip(".") not in self.allowed_hosts:
+                raise WebhookError(403, "this host is not in IKHTIYAR_TWILIO_HOSTS")
         if not self.signature:
             raise WebhookError(403, "missing X-Twilio-Signature")
         validator = _Validator(self.auth_token)
@@ -55,7 +68,16 @@ class TwilioRequest:
         return cls(url="" if settings.public_url else request.url, path_and_query=path_and_query,
                    form=request.form.to_dict(flat=True),
                    signature=request.headers.get("X-Twilio-Signature"),
-                   auth_token=settings.twilio_auth_token, public_url=settings.public_url)
+                   auth_token=settings.twilio_auth_token, public_url=settings.public_url,
+                   host=_hostname(request.host) if not settings.public_url else "",
+                   allowed_hosts=settings.twilio_allowed_hosts)
+
+
+def _hostname(host: str | None) -> str:
+    try:
+        return urlsplit("//" + (host or "")).hostname or ""
+    except ValueError:
+        return ""
 
 
 class _Validator(RequestValidator):

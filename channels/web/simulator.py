@@ -16,6 +16,7 @@ from channels.addresses import AddressError, email_address, phone_e164
 from channels.voice.inbound import call_input
 from conversation.call import Ask, CallInput, CallReply, RecordVoice, Transfer
 from conversation.messages import InboundMessage
+from storage import tracking
 
 PERSONAS = ("whatsapp", "sms", "email", "voice")
 MAX_TEXT = 20_000
@@ -235,7 +236,7 @@ def _said(names: tuple[str, ...], lang: str) -> str:
             number += name.removeprefix("voice_digit_")
             continue
         if number:
-            parts.append(number)
+            parts.append("-".join(tracking.groups(number)))  # as printed: 123-456-7890
             number = ""
         if name:
             parts.append(_prompt_text(name, lang))

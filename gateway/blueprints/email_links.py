@@ -17,7 +17,7 @@ from conversation import catalog
 from conversation.inbox import accept
 from conversation.messages import InboundMessage
 from gateway import jobs
-from storage import mail
+from storage import mail, tracking
 from storage.db import transaction
 from storage.models import Complaint, Contact, Conversation, Message, State
 
@@ -69,7 +69,7 @@ def confirm(token: str):
         answer, complaint, lang, problem = _check(session, token)
         if problem:
             return _page(lang, catalog.text(problem, lang), 404 if problem == "email_link_invalid" else 410)
-        shown = f"{rt.settings.tracking_prefix}-{complaint.tracking_number}"
+        shown = tracking.display(complaint.tracking_number, rt.settings.tracking_prefix)
         return _page(lang, catalog.text(f"email_link_question_{answer.answer}", lang), 200,
                      heading=catalog.text("email_link_confirm", lang, tracking=shown),
                      confirm=catalog.text("email_link_button", lang))
@@ -92,7 +92,7 @@ def record(token: str):
         if not new or not mail.use_link(session, answer.nonce, complaint, answer.answer,
                                         session.get(Message, message_id)):
             return _page(lang, catalog.text("email_link_used", lang), 410)
-        shown = f"{rt.settings.tracking_prefix}-{complaint.tracking_number}"
+        shown = tracking.display(complaint.tracking_number, rt.settings.tracking_prefix)
     try:
         rt.queue.enqueue(jobs.process_inbound, message_id)
     except Exception:  # stored: the sweeper queues its turn

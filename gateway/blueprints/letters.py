@@ -50,7 +50,7 @@ from gateway import jobs
 from gateway.auth import require_roles
 from gateway.blueprints.dashboard_view import UI_LANGUAGES, ui_lang
 from gateway.letters_jobs import letters_dir, limits, read_letter
-from storage import scope
+from storage import scope, tracking
 from storage.letters import (
     Letter,
     LetterPage,
@@ -237,7 +237,7 @@ def _row(session: Session, letter: Letter, prefix: str) -> dict:
     if letter.complaint_id:
         number = session.scalar(select(Complaint.tracking_number).where(Complaint.id == letter.complaint_id))
     return {**_state(letter), "created": letter.created_at.strftime("%Y-%m-%d %H:%M"),
-            "tracking": f"{prefix}-{number}" if number else None}
+            "tracking": tracking.display(number, prefix) if number else None}
 
 
 # --- access -------------------------------------------------------------------------------
@@ -335,7 +335,7 @@ def _review_view(session: Session, letter: Letter, prefix: str) -> dict:
     tracking_number = None
     if letter.complaint_id:
         complaint = session.get(Complaint, letter.complaint_id)
-        tracking_number = f"{prefix}-{complaint.tracking_number}"
+        tracking_number = tracking.display(complaint.tracking_number, prefix)
     return {**_state(letter), "pages": pages, "fields": fields, "text": letter.text or "",
             "tracking": tracking_number, "page_count": letter.page_count}
 
@@ -394,7 +394,7 @@ def acknowledgement_pdf(letter_id: int):
         knowledge = rt.conversation(session).knowledge
         lang = complaint.language if complaint.language in catalog.LANGUAGES else "en"
         ack = acknowledgement.Acknowledgement(
-            tracking=f"{rt.settings.tracking_prefix}-{complaint.tracking_number}", language=lang,
+            tracking=tracking.display(complaint.tracking_number, rt.settings.tracking_prefix), language=lang,
             name=citizen.name, address=complaint.location_detail,
             received=letter.created_at.date().isoformat(),
             department=knowledge.name("department", complaint.department_code, lang) or "",
@@ -454,7 +454,7 @@ def _to_post_row(item, prefix: str, unaddressed: bool = False) -> dict:
     what = t(f"kind_{item.kind}")
     return {"id": item.message_id or f"ack-{item.complaint_id}", "pdf": pdf, "posted": posted,
             "what": what if what != f"kind_{item.kind}" else item.kind.replace("_", " ").capitalize(),
-            "tracking": f"{prefix}-{item.tracking_number}" if item.tracking_number else "",
+            "tracking": tracking.display(item.tracking_number, prefix) if item.tracking_number else "",
             "language": t(f"lang_{item.language}") if item.language in catalog.LANGUAGES else "",
             "since": item.since.strftime("%Y-%m-%d %H:%M"), "unaddressed": unaddressed}
 

@@ -1,8 +1,14 @@
-"""/simulator: every channel in a browser, through the same path as a real provider."""
+"""/simulator: every channel in a browser, through the same path as a real provider.
+
+It is registered only on the embedded default (no Twilio credentials, no public URL) or
+when IKHTIYAR_SIMULATOR=true; off the embedded default only signed-in staff may use it.
+What it files is marked simulated and stays out of officers' queues and dashboards.
+"""
 
 import json
 
 from flask import Blueprint, current_app, jsonify, render_template, request
+from flask_login import current_user
 from sqlalchemy import select
 
 from channels.web import simulator
@@ -18,6 +24,17 @@ from storage.messages import contact_for, find_contact
 from storage.models import Complaint, ComplaintEvent, Message
 
 bp = Blueprint("simulator", __name__, url_prefix="/simulator")
+
+
+@bp.before_request
+def _staff_only_when_public():
+    if current_app.extensions["ikhtiyar"].settings.embedded_default or current_user.is_authenticated:
+        return None
+    from gateway.auth import login_manager
+
+    if request.method == "GET" and request.path.rstrip("/") == bp.url_prefix:
+        return login_manager.unauthorized()  # the page: to the sign-in form and back
+    return jsonify(error="sign in to use the simulator"), 401
 
 
 @bp.get("")

@@ -1,4 +1,6 @@
-"""/track/<tracking>: the public status of a complaint, with no personal data."""
+"""/track/<tracking>: the public status of a complaint, with no personal data (and, for a
+confidential complaint, not even the department it is about). Rate-limited per address
+(gateway/limits.py): numbers cannot be guessed by the hundred."""
 
 from flask import Blueprint, current_app, render_template
 from sqlalchemy import select
@@ -25,11 +27,14 @@ def track(number: str):
         if complaint is None:
             return render_template("track.html", lang=lang, complaint=None,
                                    message=catalog.text("status_not_found", lang,
-                                                        tracking=f"{rt.settings.tracking_prefix}-{found.number}")), 404
-        department = session.get(Department, complaint.department_code) if complaint.department_code else None
+                                                        tracking=tracking.display(found.number, rt.settings.tracking_prefix))), 404
+        # A confidential complaint is about the department itself: naming it would tell
+        # anyone holding the number who complained about whom.
+        department = (session.get(Department, complaint.department_code)
+                      if complaint.department_code and not complaint.confidential else None)
         district = session.get(District, complaint.district_code) if complaint.district_code else None
         view = {
-            "tracking": f"{rt.settings.tracking_prefix}-{complaint.tracking_number}",
+            "tracking": tracking.display(complaint.tracking_number, rt.settings.tracking_prefix),
             "status": catalog.text("status_" + complaint.state, lang),
             "department": getattr(department, f"name_{lang}", None),
             "district": getattr(district, f"name_{lang}", None),

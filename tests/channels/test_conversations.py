@@ -30,7 +30,7 @@ from tests.channels.conftest import (
     load_form,
     reconfigure,
 )
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, TEST_SECRET
 
 _sids = itertools.count(1)
 WAIT_SECONDS = 120  # a generous bound for a slow CI machine, not a timing assertion
@@ -46,7 +46,7 @@ def worker(trt, redis_url, prism_url):
     jobs.install(rt)
     env = {**os.environ, "IKHTIYAR_DATABASE_URL": rt.settings.effective_database_url,
            "IKHTIYAR_REDIS_URL": redis_url, "IKHTIYAR_QUEUE_NAME": queue,
-           "IKHTIYAR_DATA_KEY": TEST_KEY, "IKHTIYAR_SECRET_KEY": "test-secret",
+           "IKHTIYAR_DATA_KEY": TEST_KEY, "IKHTIYAR_SECRET_KEY": TEST_SECRET,
            "IKHTIYAR_VAR_DIR": str(rt.settings.var_dir), "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
            "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "IKHTIYAR_TWILIO_API_URL": prism_url,
            "IKHTIYAR_PUBLIC_URL": PUBLIC_URL, "IKHTIYAR_TWILIO_WHATSAPP_FROM": WHATSAPP_FROM,

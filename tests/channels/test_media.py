@@ -124,3 +124,42 @@ def test_a_message_row_keeps_the_download_outcome(trt, twilio_errors):
     send_media(rt, twilio_errors, "media_only")
     with rt.sessions() as s:
         assert s.scalars(select(Message.payload).where(Message.direction == "in")).one()["media_status"] == {"0": "stored"}
+
+
+# IPv6 forms that carry an IPv4 address inside: each reaches the IPv4 address it embeds
+# (through a NAT64 gateway, a 6to4 relay, Teredo or a dual stack), so each is as private as it.
+EMBEDDED_PRIVATE = [
+    "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+    "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254, the cloud metadata address
+    "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+    "64:ff9b:1::a00:1",  # local-use NAT64 (RFC 8215)
+    "2002:7f00:1::",  # 6to4 of 127.0.0.1
+    "2002:c0a8:101::1",  # 6to4 of 192.168.1.1
+    "::127.0.0.1",  # IPv4-compatible
+    "::ffff:127.0.0.1",  # IPv4-mapped
+    "::ffff:10.1.2.3",
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
+]
+
+
+def test_ipv6_addresses_carrying_a_private_ipv4_address_are_never_fetched(trt):
+    import pytest
+
+    for address in EMBEDDED_PRIVATE:
+        with pytest.raises(media.MediaRefused, match="private or local"):
+            media.fetch(f"http://[{address}]/photo.jpg", trt.settings)
+
+
+def test_ipv6_addresses_carrying_a_public_ipv4_address_stay_public():
+    assert media._public("64:ff9b::808:808")  # NAT64 of 8.8.8.8
+    assert media._public("2002:808:808::1")  # 6to4 of 8.8.8.8
+    assert media._public("2a00:1450:4001:82a::200e")  # plain global IPv6
+
+
+def test_a_redirect_to_a_nat64_form_of_localhost_is_refused(trt, twilio_errors):
+    rt = reconfigure(trt, twilio_api_url=twilio_errors.url)
+    port = twilio_errors.url.rsplit(":", 1)[1]
+    send_media(rt, twilio_errors, "media_only", status=302,
+               headers={"Location": f"http://[64:ff9b::7f00:1]:{port}/elsewhere.jpg"})
+    assert len(twilio_errors.media_requests) == 1
+    assert "private or local" in media_status(rt)["0"] and attachments(rt) == []

@@ -209,6 +209,45 @@ def test_behind_a_trusted_proxy_the_forwarded_url_is_the_one_checked(trt):
         return create_app(rt).test_client().post(PATH, data=form, headers=forwarded,
                                                  base_url="http://10.0.0.5:8080")
 
-    assert post(reconfigure(trt, public_url=None)).status_code == 403  # headers not trusted
+    # No public URL: the host Twilio calls is named instead (IKHTIYAR_TWILIO_HOSTS).
+    hosts = "ikhtiyar.example.org"
+    assert post(reconfigure(trt, public_url=None, twilio_hosts=hosts)).status_code == 403  # headers not trusted
     assert inbound(trt) == []
-    assert post(reconfigure(trt, public_url=None, trust_proxy=True)).status_code == 200
+    assert post(reconfigure(trt, public_url=None, twilio_hosts=hosts, trust_proxy=True)).status_code == 200
+
+
+def test_behind_a_trusted_proxy_waitress_passes_the_forwarded_url_on(trt):
+    """IKHTIYAR_TRUST_PROXY under the server `ikhtiyar web` and `serve` use (waitress drops
+    X-Forwarded-* headers by default)."""
+    import contextlib
+    import threading
+
+    import requests
+    from waitress.server import create_server
+
+    from channels.twilio.request import sign
+    from gateway.app import create_app
+    from gateway.cli import waitress_options
+    from tests.channels.conftest import AUTH_TOKEN, reconfigure
+
+    form = load_form("whatsapp", "inbound_text")
+    signature = sign(AUTH_TOKEN, "https://ikhtiyar.example.org" + PATH, form)
+    forwarded = {"X-Twilio-Signature": signature, "X-Forwarded-Proto": "https",
+                 "X-Forwarded-Host": "ikhtiyar.example.org", "X-Forwarded-For": "54.172.60.1"}
+    answers = []
+    for trust in (False, True):
+        rt = reconfigure(trt, public_url=None, twilio_hosts="ikhtiyar.example.org", trust_proxy=trust)
+        server = create_server(create_app(rt), host="127.0.0.1", port=0, threads=1,
+                               **waitress_options(rt.settings))
+        def serve(server=server):
+            with contextlib.suppress(OSError):  # closed from this side once answered
+                server.run()
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        try:
+            answers.append(requests.post(f"http://127.0.0.1:{server.effective_port}{PATH}", data=form,
+                                         headers=forwarded, timeout=10).status_code)
+        finally:
+            server.close()
+    assert answers == [403, 200]

@@ -4,6 +4,7 @@ streams a process holds open is bounded."""
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 
 import pytest
@@ -104,7 +105,9 @@ def test_a_reconnecting_page_hears_what_changed_while_it_was_away(rt, app, staff
     page = client.get(f"/dashboard/cases/{case.number}").get_data(as_text=True)
     with rt.sessions() as s:
         away_since = Marks.now(s).token()
-    assert "searchParams.set(\"since\"" in page  # the page hands its marks to the stream
+    # The page hands its marks to the stream (its script, a static file, reads them).
+    assert re.search(r'id="live-settings"[^>]* data-since="[^"]+"', page)
+    assert 'searchParams.set("since"' in client.get("/static/dashboard_live.js").get_data(as_text=True)
     citizen_writes(rt, case.id, "I am still waiting")  # while the page was disconnected
     stream = client.get(f"/dashboard/stream?case={case.number}", headers={"Last-Event-ID": away_since},
                         buffered=False)

@@ -9,7 +9,7 @@ import re
 from sqlalchemy import func, select
 
 from conversation import casework
-from storage import lifecycle
+from storage import lifecycle, tracking
 from storage.db import transaction
 from storage.letters import Letter
 from storage.models import Attachment, Complaint, ComplaintEvent, Contact, Message
@@ -119,7 +119,7 @@ def test_submitting_makes_a_complaint_entered_by_the_clerk_and_acknowledges_it_b
         assert sorted(a.content_type for a in attachments) == ["image/jpeg", "image/png"]
         assert all((rt.attachments_dir / a.path).is_file() for a in attachments)
         [sms] = s.scalars(select(Message).where(Message.direction == "out")).all()
-        assert sms.channel == "sms" and complaint.tracking_number in sms.text
+        assert sms.channel == "sms" and tracking.display(complaint.tracking_number) in sms.text
         assert sms.status == "delivered"  # the deliver job ran (log sender offline)
         citizen = complaint.citizen
         assert citizen.name == "Muhammad Ali" and citizen.cnic == "17301-1234567-1"

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from conversation import casework
 from gateway import jobs
 from gateway.app import create_app
-from storage import lifecycle
+from storage import lifecycle, tracking
 from storage.models import Complaint, ComplaintEvent, Message
 from tests.mail.conftest import PUBLIC_URL, fixture_bytes
 from tests.mail.test_smtp import send
@@ -58,9 +58,9 @@ def test_a_whole_case_by_email(mail_rt, listener, sink, dkim_key):
     assert complaint.district_code is None and complaint.category_code is not None
     [first] = sink.messages
     first_text = first.get_body(("plain",)).get_content()
-    assert f"KP-{number}" in first_text and "the district" in first_text
+    assert tracking.display(number) in first_text and "the district" in first_text
     assert "which service" not in first_text  # the department was found in the text
-    assert first["Subject"] == f"Re: No water for ten days [KP-{number}]"
+    assert first["Subject"] == f"Re: No water for ten days [{tracking.display(number)}]"
 
     # A reply (Outlook, quoting our mail) answers the question.
     assert send(listener, reply("outlook_reply", first, number))[0] == 250
@@ -76,7 +76,7 @@ def test_a_whole_case_by_email(mail_rt, listener, sink, dkim_key):
     # The officer resolves: the satisfaction mail arrives in the thread, with two links.
     resolve(mail_rt, "The pump was repaired")
     satisfaction = sink.messages[2]
-    assert f"[KP-{number}]" in satisfaction["Subject"]
+    assert f"[{tracking.display(number)}]" in satisfaction["Subject"]
     assert "The pump was repaired" in satisfaction.get_body(("plain",)).get_content()
     links_in(satisfaction)
 
@@ -108,7 +108,7 @@ def test_a_whole_case_by_email(mail_rt, listener, sink, dkim_key):
         carrier = s.get(Message, closing.message_id)
         assert carrier.direction == "in" and carrier.channel == "email"
         assert carrier.contact_id == complaint.contact_id  # the complainant's own message
-    assert f"KP-{number}" in sink.messages[-1].get_body(("plain",)).get_content()  # thanks mail
+    assert tracking.display(number) in sink.messages[-1].get_body(("plain",)).get_content()  # thanks mail
 
     # Both links of that request are used up.
     for answer in ("yes", "no"):

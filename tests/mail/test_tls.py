@@ -117,7 +117,7 @@ def test_the_imap_poll_command_says_why_it_cannot_connect(mail_rt, dovecot, monk
 
     dovecot.deliver(fixture_bytes("plain"))
     settings = mail_rt.settings.model_copy(update={"imap_url": dovecot.tls_url("imaps")})
-    monkeypatch.setattr(cli, "_runtime", lambda prepare=False: replace(mail_rt, settings=settings))
+    monkeypatch.setattr(cli, "_runtime", lambda prepare=False, **_: replace(mail_rt, settings=settings))
     monkeypatch.setattr(mail_rt.queue, "start", lambda: None)  # the test runs queued jobs itself
     result = CliRunner().invoke(cli.main, ["imap-poll", "--once"])
     assert result.exit_code == 1

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from conversation import casework
 from gateway import jobs
 from gateway.app import create_app
-from storage import lifecycle
+from storage import lifecycle, tracking
 from storage.models import Complaint, ComplaintEvent, Message
 from tests.mail.conftest import PUBLIC_URL, fixture_bytes
 from tests.mail.test_smtp import send
@@ -80,7 +80,10 @@ def test_an_officer_message_and_the_resolution_arrive_as_one_mail_with_the_links
     assert body.startswith(f"{first.text}\n\n{second.text}\n\n")
     assert body.index("A new motor was fitted") < body.index("The pump was repaired")
     # In the thread, with the tracking number, answering the citizen's mail.
-    assert mail["Subject"] == f"Re: No water supply in Hayatabad Phase 3 for ten days [KP-{number}]"
+    # Unfolded: Python folds a subject this long right after "Subject:" and reads the fold's
+    # space back as part of the value.
+    assert " ".join(mail["Subject"].split()) == \
+        f"Re: No water supply in Hayatabad Phase 3 for ten days [{tracking.display(number)}]"
     assert mail["In-Reply-To"] == registered["In-Reply-To"]
     assert registered["Message-ID"] not in (mail["Message-ID"],)
     # The satisfaction request's links are there, and they work.

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from conversation import casework, catalog
 from gateway import jobs, voice_jobs
-from storage import lifecycle
+from storage import lifecycle, tracking
 from storage.calls import Call, triage_queue
 from storage.db import transaction
 from storage.models import Attachment, Complaint, ComplaintEvent, Contact, Message, utcnow
@@ -71,7 +71,7 @@ def test_a_new_complaint_in_urdu_is_filed_read_out_twice_and_sent_by_sms(caller,
 
     voice_rt.queue.run_due()  # the SMS and the recording download
     (sms,) = twilio_peer.sms
-    assert sms["To"] == "+923001234567" and f"KP-{complaint.tracking_number}" in sms["Body"]
+    assert sms["To"] == "+923001234567" and tracking.display(complaint.tracking_number) in sms["Body"]
     with voice_rt.sessions() as s:
         (attachment,) = s.scalars(select(Attachment).where(Attachment.complaint_id == complaint.id))
         assert attachment.duration_seconds == 14.0 and attachment.content_type == "audio/x-wav"

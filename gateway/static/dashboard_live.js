@@ -1,0 +1,27 @@
+(function () {
+  const target = document.getElementById("live");
+  const settings = document.getElementById("live-settings");
+  const dot = document.getElementById("live-dot");
+  if (!target || !settings || !window.EventSource) return;
+  let busy = false, again = false;
+  async function refresh() {
+    if (busy) { again = true; return; }
+    busy = true;
+    try {
+      const url = new URL(window.location.href);
+      url.searchParams.set("partial", "1");
+      const res = await fetch(url, { credentials: "same-origin" });
+      if (res.ok) { target.innerHTML = await res.text(); }
+    } finally {
+      busy = false;
+      if (again) { again = false; refresh(); }
+    }
+  }
+  const streamUrl = new URL(settings.dataset.stream, window.location.href);
+  if (settings.dataset.since) streamUrl.searchParams.set("since", settings.dataset.since);
+  const source = new EventSource(streamUrl);
+  source.addEventListener("ready", function () { if (dot) dot.classList.add("on"); });
+  source.addEventListener("busy", function () { if (dot) dot.classList.remove("on"); });
+  source.addEventListener("changed", refresh);
+  source.onerror = function () { if (dot) dot.classList.remove("on"); };
+})();

@@ -1,0 +1,37 @@
+"""Complaints nobody has placed yet (an anonymous mail with no district, a phone call with no
+district or department) never break a dashboard page, for any role."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import STAFF, file_complaint, login
+
+PAGES = ["/dashboard/", "/dashboard/?status=any", "/dashboard/?view=unassigned",
+         "/dashboard/?status=any&simulated=1", "/dashboard/department", "/dashboard/province",
+         "/dashboard/department.csv", "/dashboard/province.csv", "/dashboard/?partial=1"]
+
+
+@pytest.fixture
+def unplaced(rt):
+    return [
+        file_complaint(rt, channel="email", address="someone@example.org", district=None,
+                       department=None, category=None, text="Anonymous: the clinic is closed"),
+        file_complaint(rt, channel="email", address="other@example.org", district=None,
+                       text="No district given, water department"),
+        file_complaint(rt, channel="voice", district=None, department=None, category=None,
+                       text="(recording)"),
+        file_complaint(rt, channel="voice", district=None, text="(recording) no water"),
+        file_complaint(rt),  # and one placed, so codes and None meet in the same lists
+    ]
+
+
+@pytest.mark.parametrize("role", [name for name in STAFF if name != "clerk"])
+def test_every_dashboard_page_answers_for_every_role(rt, app, staff, unplaced, role):
+    client = login(app, role)
+    for page in PAGES:
+        answer = client.get(page)
+        assert answer.status_code in (200, 403), (page, answer.status_code)
+        assert answer.status_code == 200 or page.startswith(("/dashboard/department", "/dashboard/province"))
+    for case in unplaced:
+        assert client.get(f"/dashboard/cases/{case.number}").status_code in (200, 404)
