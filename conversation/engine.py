@@ -22,7 +22,7 @@ from conversation.knowledge import Knowledge
 from conversation.messages import Reply
 from conversation.nlu import is_no, is_yes, understand
 from conversation.turn import Turn, current
-from storage import lifecycle
+from storage import lifecycle, pii
 from storage.messages import conversation_for, finish_turn, queue_outbound_ids
 from storage.models import Attachment, Complaint, Conversation, District, Message, utcnow
 
@@ -81,7 +81,8 @@ class Engine:
         # the replies in one INSERT: the ORM's unit of work costs more than the turn itself.
         finish_turn(session, conversation, message, state=turn.state, language=turn.lang,
                     last_inbound_at=message.received_at or utcnow())
-        replies = [{"text": r.text, "kind": r.kind, "extras": {"key": r.key} if r.key else None}
+        replies = [{"text": r.redacted or r.text, "full_text": r.text if r.redacted else None,
+                    "kind": r.kind, "extras": {"key": r.key} if r.key else None}
                    for r in turn.replies]
         return queue_outbound_ids(session, contact, replies, conversation_id=conversation.id,
                                   complaint_id=message.complaint_id, language=turn.lang)
@@ -255,14 +256,19 @@ class Engine:
         if turn.state["requested_slot"] == "name" and u.intent == "skip":
             return ""
         if turn.state["requested_slot"] == "name" and u.intent == "affirm" and turn.state.get("name_suggestion"):
-            return turn.state["name_suggestion"]  # "yes" to the WhatsApp profile name offered
+            return pii.unseal(turn.state["name_suggestion"])  # "yes" to the WhatsApp profile name offered
         return u.text
 
     def _form_turn(self, turn: Turn, value: str) -> None:
         """Validate the answer to the requested slot, then ask the next question."""
         state = turn.state
         requested = state["requested_slot"]
-        if turn.message.id not in state["form_messages"]:
+        if requested == "name":
+            # The answer to "your name?" is personal data: it lives only encrypted (the
+            # citizen's record, the sealed slot), its message keeps no text and is never
+            # linked to the complaint (a confidential complaint's timeline must not show it).
+            turn.message.text = pii.REDACTED if turn.message.text else turn.message.text
+        elif turn.message.id not in state["form_messages"]:
             state["form_messages"].append(turn.message.id)
         events = [{"event": "action", "name": "action_listen"},
                   {"event": "user", "text": turn.understanding.text},
@@ -270,7 +276,10 @@ class Engine:
         result = self._run("validate_complaint_form", turn, events=events)
         for event in result.events:
             if event.get("event") == "slot" and event.get("name") in FORM_SLOTS:
-                state["slots"][event["name"]] = event["value"]
+                value = event["value"]
+                if event["name"] == "name" and value:
+                    value = pii.seal(value)  # the conversation's state is stored in clear
+                state["slots"][event["name"]] = value
         if state["slots"].get(requested) is None:
             if not result.responses and not state.get("awaiting"):
                 self._ask(turn, requested)
@@ -283,7 +292,8 @@ class Engine:
         if not missing:
             state["requested_slot"] = None
             state["awaiting"] = {"kind": "summary"}
-            turn.say("confirm_summary", **self._summary(turn))
+            turn.say("confirm_summary", personal=("name",) if state["slots"].get("name") else (),
+                     **self._summary(turn))
             return
         state["requested_slot"] = missing[0]
         self._ask(turn, missing[0])
@@ -300,11 +310,11 @@ class Engine:
             else:
                 self._offer_departments(turn)
             return
-        profile_name = (turn.message.payload or {}).get("profile_name")
+        profile_name = pii.unseal((turn.message.payload or {}).get("profile_name"))
         if slot == "name" and profile_name and any(ch.isalpha() for ch in profile_name):
             # WhatsApp tells the name on the citizen's profile: offer it, they may say yes.
-            turn.state["name_suggestion"] = profile_name
-            turn.say("ask_name_suggested", name=profile_name)
+            turn.state["name_suggestion"] = pii.seal(profile_name)
+            turn.say("ask_name_suggested", personal=("name",), name=profile_name)
             return
         turn.say({"description": "ask_description", "district": "ask_district",
                   "location_detail": "ask_location", "name": "ask_name"}[slot])
@@ -331,7 +341,7 @@ class Engine:
             "location": slots["location_detail"],
             "department": k.name("department", kind.department, lang),
             "category": kind.names[lang],
-            "name": slots["name"] or catalog.text("name_not_given", lang),
+            "name": pii.unseal(slots["name"]) or catalog.text("name_not_given", lang),
         }
 
     def _submit(self, turn: Turn) -> None:
@@ -411,7 +421,8 @@ class Engine:
         if turn.state.get("requested_slot"):
             self._ask(turn, turn.state["requested_slot"])
         elif (turn.state.get("awaiting") or {}).get("kind") == "summary":
-            turn.say("confirm_summary", **self._summary(turn))
+            turn.say("confirm_summary", personal=("name",) if turn.state["slots"].get("name") else (),
+                     **self._summary(turn))
 
     # --- running rasa-sdk actions in-process ------------------------------------------------
 

@@ -11,6 +11,7 @@ from conversation import catalog
 from conversation.knowledge import Knowledge
 from conversation.messages import Reply
 from conversation.nlu import Understanding
+from storage import pii
 from storage.models import Contact, Conversation, Message
 
 
@@ -31,8 +32,16 @@ class Turn:
     def short(self) -> bool:
         return self.contact.channel == "sms"
 
-    def say(self, key: str, kind: str = "reply", **values: object) -> None:
-        self.replies.append(Reply(catalog.text(key, self.lang, short=self.short, **values), kind, key))
+    def say(self, key: str, kind: str = "reply", personal: tuple[str, ...] = (), **values: object) -> None:
+        """Queue the catalog text ``key``; the values named in ``personal`` are the
+        citizen's personal data (their name in the summary): the outbox keeps the text
+        without them in clear, and with them only encrypted."""
+        text = catalog.text(key, self.lang, short=self.short, **values)
+        redacted = None
+        if any(values.get(k) for k in personal):
+            redacted = catalog.text(key, self.lang, short=self.short,
+                                    **{**values, **{k: pii.REDACTED for k in personal if values.get(k)}})
+        self.replies.append(Reply(text, kind, key, redacted=redacted))
 
     def tracking(self, number: str) -> str:
         return f"{self.prefix}-{number}"

@@ -16,14 +16,13 @@ from gateway.settings import SettingsError, load_settings
 
 
 def _runtime(prepare: bool = False):
-    from gateway import jobs
+    from gateway import jobs, logs
     from gateway import runtime as rt_module
     from gateway.queue import make_queue
 
     try:
         settings = load_settings()
-        logging.basicConfig(level=settings.log_level.upper(),
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logs.configure(settings.log_level)
         rt = rt_module.build(settings, warn=lambda m: click.echo(m, err=True))
         rt.queue = make_queue(settings.redis_url, settings.queue_name)
         if prepare:

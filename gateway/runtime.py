@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import CONFIG_DIR
 from conversation.engine import Engine as ConversationEngine
+from gateway import logs
 from gateway.settings import Settings
 from storage import db
 from storage.crypto import configure_vault
@@ -45,10 +47,31 @@ class Runtime:
         return self.settings.var_dir / "attachments"
 
 
+# Owner only: the database and its WAL, the keys, scans, recordings and attachments all
+# hold citizens' personal data (files 0600, folders 0700).
+PRIVATE_UMASK = 0o077
+
+
 def build(settings: Settings, warn=print) -> Runtime:
+    os.umask(PRIVATE_UMASK)  # before the first file of the var folder is made
+    logs.protect()
+    _make_private(settings.var_dir)
     configure_vault(settings.data_key_bytes(warn))
     engine = db.make_engine(settings.effective_database_url)
     return Runtime(settings, engine, db.make_sessionmaker(engine))
+
+
+def _make_private(var_dir: Path) -> None:
+    """The var folder as PRIVATE_UMASK would have made it (a folder made by an older
+    version, or by hand, may be open to every user of the machine)."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    for path in (var_dir, *var_dir.rglob("*")):
+        try:
+            if path.is_symlink() or path.stat().st_uid != os.getuid():
+                continue
+            path.chmod(0o700 if path.is_dir() else path.stat().st_mode & 0o700)
+        except OSError:  # gone meanwhile, or not ours to change: leave it
+            continue
 
 
 def prepare(rt: Runtime, config_dir: Path = CONFIG_DIR, say=print) -> None:

@@ -221,7 +221,8 @@ class Message(Base):
     language: Mapped[str | None] = mapped_column(String(5))
     kind: Mapped[str | None] = mapped_column(String(40))  # outbound: reply, status_update, satisfaction_request ...
     payload: Mapped[dict] = mapped_column(JSON, default=dict)  # media, location, outbound extras
-    # The provider's payload as received: it holds addresses, so it is encrypted like them.
+    # Inbound: the provider's payload as received: it holds addresses, so it is encrypted
+    # like them. Outbound: the full text when it carries personal data (``text`` redacted).
     raw: Mapped[str | None] = mapped_column(EncryptedText)
     # inbound: received -> processed | failed; outbound: queued -> sent -> delivered | failed
     status: Mapped[str] = mapped_column(String(16))
@@ -232,6 +233,14 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     contact: Mapped[Contact] = relationship()
+
+    @property
+    def body(self) -> str:
+        """What was or is to be sent: an outbound row whose text carries the citizen's
+        personal data keeps it redacted in ``text`` and in full only encrypted."""
+        if self.direction == "out" and self.raw:
+            return self.raw
+        return self.text
 
 
 # --- complaints -----------------------------------------------------------------------
