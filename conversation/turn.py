@@ -37,10 +37,15 @@ class Turn:
         citizen's personal data (their name in the summary): the outbox keeps the text
         without them in clear, and with them only encrypted."""
         text = catalog.text(key, self.lang, short=self.short, **values)
-        redacted = None
+        redacted = text
         if any(values.get(k) for k in personal):
             redacted = catalog.text(key, self.lang, short=self.short,
                                     **{**values, **{k: pii.REDACTED for k in personal if values.get(k)}})
+        # A reply that quotes the citizen (the summary quotes their description) may carry
+        # a phone number, CNIC or email address too.
+        redacted = pii.redact(redacted)
+        if redacted == text:
+            redacted = None
         self.replies.append(Reply(text, kind, key, redacted=redacted))
 
     def tracking(self, number: str) -> str:

@@ -128,7 +128,8 @@ def case_context(db, complaint: Complaint, revealed: bool = False) -> dict:
                                .order_by(Contact.id)))
     show = revealed and not hidden
     shown = view.Shown(hidden=hidden, revealed=show,
-                       known=[citizen.name, citizen.cnic, *(c.address for c in contacts)])
+                       known=[citizen.name, citizen.cnic, *(c.address for c in contacts)],
+                       places=[complaint.location_detail])
     name = None
     if citizen.name and not hidden:
         name = citizen.name if show else view.mask_name(citizen.name)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,11 +102,17 @@ class Shown:
     hidden: bool
     revealed: bool
     known: list = field(default_factory=list)
+    # Where the complainant lives or stood (the location they gave): removed, as a whole,
+    # from every text the accused department sees.
+    places: list = field(default_factory=list)
 
     def text(self, value: str | None) -> str | None:
         if not value:
             return value
         if self.hidden:
+            for place in self.places:
+                if place and place.strip():
+                    value = re.sub(re.escape(place.strip()), pii.REDACTED, value, flags=re.IGNORECASE)
             return pii.redact(value, self.known)
         return value if self.revealed else pii.mask(value, self.known)
 
