@@ -69,6 +69,11 @@ def _known_patterns(known: Iterable[str | None]) -> tuple[_Patterns, _Patterns]:
         if not value:
             continue
         bare = _ADDRESS_PREFIX.sub("", value)
+        if CNIC.fullmatch(bare):
+            digits = "".join(ch for ch in bare if ch.isdigit())
+            out.append((re.compile(r"(?<!\d)" + r"[\s-]?".join(
+                (digits[:5], digits[5:12], digits[12:])) + r"(?!\d)"), mask_cnic))
+            continue
         if "@" in bare or any(ch.isdigit() for ch in bare):
             out.append((re.compile(re.escape(bare), re.IGNORECASE), mask_address))
             digits = "".join(ch for ch in bare if ch.isdigit())
