@@ -26,7 +26,8 @@ def _runtime(prepare: bool = False):
         rt = rt_module.build(settings, warn=lambda m: click.echo(m, err=True))
         rt.queue = make_queue(settings.redis_url, settings.queue_name)
         if prepare:
-            rt_module.prepare(rt, say=click.echo)
+            # The first admin's password goes to a terminal only, never to a service's log.
+            rt_module.prepare(rt, say=click.echo, terminal=sys.stdout.isatty())
     except (SettingsError, Exception) as exc:
         if isinstance(exc, SettingsError):
             raise click.ClickException(str(exc)) from None

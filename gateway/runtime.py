@@ -50,6 +50,7 @@ class Runtime:
 # Owner only: the database and its WAL, the keys, scans, recordings and attachments all
 # hold citizens' personal data (files 0600, folders 0700).
 PRIVATE_UMASK = 0o077
+FIRST_PASSWORD_FILE = "first-admin-password"  # noqa: S105 (a file name)
 
 
 def build(settings: Settings, warn=print) -> Runtime:
@@ -74,8 +75,12 @@ def _make_private(var_dir: Path) -> None:
             continue
 
 
-def prepare(rt: Runtime, config_dir: Path = CONFIG_DIR, say=print) -> None:
-    """First run and every start: schema up to date, reference data loaded, an admin exists."""
+def prepare(rt: Runtime, config_dir: Path = CONFIG_DIR, say=print, terminal: bool = False) -> None:
+    """First run and every start: schema up to date, reference data loaded, an admin exists.
+
+    The first administrator's password is shown only on a terminal (``terminal``): a
+    service's output goes to a log. Otherwise it is in an owner-only file of the var folder,
+    and only the file's name is said."""
     db.upgrade(rt.engine)
     with db.transaction(rt.sessions) as session:
         counts = load_reference(session, config_dir)
@@ -86,5 +91,13 @@ def prepare(rt: Runtime, config_dir: Path = CONFIG_DIR, say=print) -> None:
             password = secrets.token_urlsafe(12)
             session.add(User(username="admin", display_name="Administrator", role="admin",
                              password_hash=hash_password(password)))
-            say(f"Created the first administrator. Log in as 'admin' with password: {password}\n"
-                "(change it with: ikhtiyar users create NAME --role admin)")
+            if terminal:
+                say(f"Created the first administrator. Log in as 'admin' with password: {password}\n"
+                    "(change it with: ikhtiyar users create NAME --role admin)")
+            else:
+                secret = rt.settings.var_dir / FIRST_PASSWORD_FILE
+                fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(password + "\n")
+                say(f"Created the first administrator 'admin'; its password is in {secret} "
+                    "(readable by this user only): sign in, change it, delete the file.")
