@@ -26,7 +26,24 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from storage.crypto import EncryptedText
+from storage.crypto import DecryptionError, EncryptedText
+
+
+class MessageText(EncryptedText):
+    """A message's text, encrypted: what citizens write carries their name (the answer to
+    "your name?"), numbers and addresses, and a row overwritten later would still leave the
+    clear text in SQLite's WAL. Rows written before migration 0011 encrypted them read as
+    they are."""
+
+    cache_ok = True
+
+    def process_result_value(self, value, dialect):
+        try:
+            return super().process_result_value(value, dialect)
+        except DecryptionError:
+            if value.startswith("v1:"):
+                raise
+            return value
 
 
 def utcnow() -> datetime:
@@ -217,7 +234,7 @@ class Message(Base):
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"), index=True)
     complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
-    text: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(MessageText, default="")  # encrypted (migration 0011)
     language: Mapped[str | None] = mapped_column(String(5))
     kind: Mapped[str | None] = mapped_column(String(40))  # outbound: reply, status_update, satisfaction_request ...
     payload: Mapped[dict] = mapped_column(JSON, default=dict)  # media, location, outbound extras

@@ -1,0 +1,42 @@
+"""Messages' texts are encrypted like the other personal data (issue 10).
+
+The column stays TEXT; what it holds becomes ``v1:`` ciphertext (storage.models.MessageText).
+
+Revision ID: 0011
+Revises: 0010
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from storage.crypto import vault
+
+revision = "0011"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+_BATCH = 1000
+
+
+def _rewrite(change, clear: bool) -> None:
+    conn = op.get_bind()
+    condition = "text LIKE 'v1:%'" if clear else "text NOT LIKE 'v1:%'"
+    last = 0
+    while True:
+        rows = conn.execute(sa.text(f"SELECT id, text FROM messages WHERE id > :last AND text IS NOT NULL "
+                                    f"AND {condition} ORDER BY id LIMIT {_BATCH}"), {"last": last}).all()
+        if not rows:
+            return
+        for row_id, value in rows:
+            conn.execute(sa.text("UPDATE messages SET text = :text WHERE id = :id"),
+                         {"text": change(value), "id": row_id})
+        last = rows[-1][0]
+
+
+def upgrade() -> None:
+    _rewrite(vault().encrypt, clear=False)
+
+
+def downgrade() -> None:
+    _rewrite(vault().decrypt, clear=True)
