@@ -20,6 +20,7 @@ def _runtime(prepare: bool = False):
     from gateway import runtime as rt_module
     from gateway.queue import make_queue
 
+    rt_module.private_files()
     try:
         settings = load_settings()
         logs.configure(settings.log_level)

@@ -53,8 +53,13 @@ PRIVATE_UMASK = 0o077
 FIRST_PASSWORD_FILE = "first-admin-password"  # noqa: S105 (a file name)
 
 
+def private_files() -> None:
+    """Every file this process makes from now on is its owner's only: called first thing by
+    every ``ikhtiyar`` command, before the first file of the var folder is made."""
+    os.umask(PRIVATE_UMASK)
+
+
 def build(settings: Settings, warn=print) -> Runtime:
-    os.umask(PRIVATE_UMASK)  # before the first file of the var folder is made
     logs.protect()
     _make_private(settings.var_dir)
     configure_vault(settings.data_key_bytes(warn))
@@ -90,7 +95,7 @@ def prepare(rt: Runtime, config_dir: Path = CONFIG_DIR, say=print, terminal: boo
 
             password = secrets.token_urlsafe(12)
             session.add(User(username="admin", display_name="Administrator", role="admin",
-                             password_hash=hash_password(password)))
+                             password_hash=hash_password(password), password_change_required=True))
             if terminal:
                 say(f"Created the first administrator. Log in as 'admin' with password: {password}\n"
                     "(change it with: ikhtiyar users create NAME --role admin)")

@@ -172,6 +172,9 @@ class User(Base):
     district_code: Mapped[str | None] = mapped_column(ForeignKey("districts.code"))
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A password someone else saw (the first admin's, printed at set-up) must be replaced
+    # at the first sign-in before any page opens (migration 0011).
+    password_change_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

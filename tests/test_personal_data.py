@@ -159,25 +159,37 @@ def test_no_log_line_carries_an_envelope_sender_a_body_or_a_number(rt, caplog):
 
 
 def test_the_var_folder_is_readable_by_its_owner_only(tmp_path):
+    """A process started as every ``ikhtiyar`` command starts: its database, the WAL while it
+    is open, the keys and the files it stores are 0600, its folders 0700."""
+    import json
     import os
-    import stat
+    import subprocess
+    import sys
 
-    from gateway import runtime as rt_module
-    from gateway.settings import load_settings
-    from tests.conftest import TEST_KEY
-
-    var = tmp_path / "var"
-    rt = rt_module.build(load_settings(var_dir=var, data_key=TEST_KEY, redis_url=None,
-                                       database_url=f"sqlite:///{var}/ikhtiyar.db"))
-    (var / "data.key").write_text(TEST_KEY)  # as the embedded default keeps its generated key
-    rt_module.prepare(rt, say=lambda _m: None)
-    (rt.attachments_dir / "2026").mkdir(parents=True)
-    (rt.attachments_dir / "2026" / "photo.jpg").write_bytes(b"\xff\xd8")
-    with rt.engine.begin() as conn:  # a write, so the WAL exists
-        conn.execute(text("CREATE TABLE IF NOT EXISTS t (x int)"))
-    paths = [var, *var.rglob("*")]
-    assert any(p.name.endswith("-wal") for p in paths) and (var / "data.key").exists()
-    for path in paths:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-        assert mode & 0o077 == 0, f"{path} is {oct(mode)}"
-    rt.engine.dispose()
+    script = """
+import json, os, stat, sys
+from pathlib import Path
+from sqlalchemy import text
+from gateway import runtime as rt_module
+from gateway.settings import load_settings
+rt_module.private_files()
+var = Path(sys.argv[1])
+rt = rt_module.build(load_settings(var_dir=var, data_key=None, redis_url=None,
+                                   database_url=f"sqlite:///{var}/ikhtiyar.db"), warn=lambda _m: None)
+rt_module.prepare(rt, say=lambda _m: None)
+(rt.attachments_dir / "2026").mkdir(parents=True)
+(rt.attachments_dir / "2026" / "photo.jpg").write_bytes(b"x")
+with rt.engine.connect() as conn:
+    conn.execute(text("CREATE TABLE t (x int)"))
+    conn.commit()
+    print(json.dumps({str(p): stat.S_IMODE(os.stat(p).st_mode) for p in [var, *var.rglob("*")]}))
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IKHTIYAR_")}
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "var")], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    modes = json.loads(done.stdout.strip().splitlines()[-1])
+    assert any(p.endswith("-wal") for p in modes) and any(p.endswith("data.key") for p in modes)
+    assert any(p.endswith("photo.jpg") for p in modes)
+    wrong = {p: oct(m) for p, m in modes.items() if m & 0o077}
+    assert wrong == {}

@@ -110,6 +110,8 @@ EXPECT = {
     "voice.prompt_audio": _always(REFUSED),  # no such prompt file
     "auth.login": _always((OK, 400, 401)),  # the page; an empty form is refused
     "auth.logout": lambda role, variant: (400, 302),
+    # One's own password: signed in only; an empty form is refused (422), nothing changes.
+    "auth.password": lambda role, variant: LOGIN if role == "anonymous" else (OK, 422),
     "simulator.page": _always(OK), "simulator.thread": _always(400),
     "simulator.send": _always(400), "simulator.call_start": _always(400),
     "simulator.call_keys": _always(400), "simulator.call_record": _always(400),

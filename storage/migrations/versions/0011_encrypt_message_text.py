@@ -1,6 +1,7 @@
-"""Messages' texts are encrypted like the other personal data (issue 10).
+"""Messages' texts are encrypted like the other personal data; a password someone else saw
+must be changed at the first sign-in (issue 10).
 
-The column stays TEXT; what it holds becomes ``v1:`` ciphertext (storage.models.MessageText).
+messages.text stays TEXT; what it holds becomes ``v1:`` ciphertext (storage.models.MessageText).
 
 Revision ID: 0011
 Revises: 0010
@@ -35,8 +36,13 @@ def _rewrite(change, clear: bool) -> None:
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("users") as batch:
+        batch.add_column(sa.Column("password_change_required", sa.Boolean(), nullable=False,
+                                   server_default=sa.text("'0'")))
     _rewrite(vault().encrypt, clear=False)
 
 
 def downgrade() -> None:
     _rewrite(vault().decrypt, clear=True)
+    with op.batch_alter_table("users") as batch:
+        batch.drop_column("password_change_required")
