@@ -29,6 +29,8 @@ def _runtime(prepare: bool = False):
         if prepare:
             # The first admin's password goes to a terminal only, never to a service's log.
             rt_module.prepare(rt, say=click.echo, terminal=sys.stdout.isatty())
+        else:
+            _require_current_schema(rt)
     except (SettingsError, Exception) as exc:
         if isinstance(exc, SettingsError):
             raise click.ClickException(str(exc)) from None
@@ -37,7 +39,30 @@ def _runtime(prepare: bool = False):
     return rt
 
 
+def _require_current_schema(rt) -> None:
+    """Only `db upgrade`, `serve` and `web` migrate and load the reference data (each start
+    of the others would repeat them); the others refuse a schema that is not up to date."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from storage import db
+
+    heads = set(ScriptDirectory.from_config(db.alembic_config(rt.engine)).get_heads())
+    quiet = logging.getLogger("alembic.runtime.migration")  # no "Context impl" lines: nothing runs
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
+    try:
+        with rt.engine.connect() as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+    finally:
+        quiet.setLevel(level)
+    if current != heads:
+        raise click.ClickException("the database schema is missing or not up to date: "
+                                   "run `ikhtiyar db upgrade` first")
+
+
 @click.group()
+@click.version_option(package_name="ikhtiyar", prog_name="ikhtiyar")
 def main() -> None:
     """Ikhtiyar: citizens' complaints from WhatsApp, SMS, phone, email and letters."""
 
@@ -158,7 +183,7 @@ def users_create(name: str, role: str, department: str | None, district: str | N
     from storage.db import transaction
     from storage.models import Department, District, User
 
-    rt = _runtime(prepare=True)
+    rt = _runtime()
     if role in ("officer", "department_head") and not department:
         raise click.ClickException(f"--department: a {role} needs a department code")
     if role == "officer" and not district:
@@ -196,6 +221,31 @@ def users_token(name: str) -> None:
         token, digest = new_token()
         user.token_hash = digest
     click.echo(token)
+
+
+@main.group()
+def open311() -> None:
+    """Open311 GeoReport v2 clients."""
+
+
+@open311.group("keys")
+def open311_keys() -> None:
+    """API keys of Open311 clients (stored hashed: shown once)."""
+
+
+@open311_keys.command("create")
+@click.argument("name")
+def open311_keys_create(name: str) -> None:
+    """Print a new api_key for the client NAME (its last word is the key)."""
+    from storage import app_access
+    from storage.db import transaction
+
+    if not name.strip() or len(name) > 80:
+        raise click.ClickException("NAME: 1 to 80 characters")
+    rt = _runtime(prepare=True)
+    with transaction(rt.sessions) as session:
+        key = app_access.create_key(session, name.strip())
+    click.echo(f"Open311 api_key for {name.strip()}: {key}")
 
 
 @main.group()
@@ -238,25 +288,51 @@ def complaints_resolve(tracking_number: str, note: str, username: str) -> None:
 
 
 @main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5055, show_default=True)
-def actions(port: int) -> None:
-    """rasa-sdk's action server with the complaint actions (for a Rasa assistant in front)."""
-    from rasa_sdk.endpoint import create_app as create_action_app
+@click.option("--no-token", "no_token", is_flag=True,
+              help="Answer without IKHTIYAR_ACTIONS_TOKEN: only on a loopback address, for tests.")
+def actions(host: str, port: int, no_token: bool) -> None:
+    """rasa-sdk's action server with the complaint actions (for a Rasa assistant in front).
+    Needs IKHTIYAR_ACTIONS_TOKEN: Rasa sends it as its action endpoint's ``token``."""
+    import ipaddress
 
-    from conversation.action_server import ComplaintActionExecutor
+    from conversation.action_server import ComplaintActionExecutor, create_app
     from storage.db import transaction
 
-    rt = _runtime(prepare=True)
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    try:
+        token = load_settings().actions_token
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    if token is None and not (no_token and loopback):
+        raise click.ClickException(
+            "IKHTIYAR_ACTIONS_TOKEN is not set: the action server answers only calls that carry it "
+            "(without it only on a loopback address with --no-token)")
+    if token is not None and no_token:
+        raise click.ClickException("--no-token given while IKHTIYAR_ACTIONS_TOKEN is set: choose one")
+    rt = _runtime()
     executor = ComplaintActionExecutor(lambda: transaction(rt.sessions), rt.conversation_knowledge,
                                        rt.settings.tracking_prefix)
-    click.echo(f"rasa-sdk action server on http://127.0.0.1:{port}/webhook")
-    create_action_app(executor).run(host="127.0.0.1", port=port, single_process=True, access_log=False)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"rasa-sdk action server on http://{shown}:{port}/webhook"
+               + ("" if token else " (no token: loopback test mode)"))
+    create_app(executor, token).run(host=host, port=port, single_process=True, access_log=False)
 
 
 @main.command("reference")
 def reference_reload() -> None:
     """Reload districts, departments and categories from config/."""
-    _runtime(prepare=True)
+    from config import CONFIG_DIR
+    from storage.db import transaction
+    from storage.reference import load_reference
+
+    rt = _runtime()
+    with transaction(rt.sessions) as session:
+        load_reference(session, CONFIG_DIR)
     click.echo("reference data loaded")
 
 
@@ -308,7 +384,7 @@ def _start_smtp(rt):
 @main.command()
 def smtp() -> None:
     """The SMTP listener only: mail to the complaints address becomes complaints."""
-    rt = _runtime(prepare=True)
+    rt = _runtime()
     rt.queue.start()  # without Redis this process runs its own worker thread
     _start_smtp(rt)
     threading.Event().wait()
@@ -321,7 +397,7 @@ def imap_poll(once: bool) -> None:
     from channels.email.imap import ImapTlsError, ImapUrlError
     from gateway import mail_service
 
-    rt = _runtime(prepare=True)
+    rt = _runtime()
     if not rt.settings.imap_url:
         raise click.ClickException("IKHTIYAR_IMAP_URL: set the mailbox to poll, e.g. imaps://user:pass@host/INBOX")
     try:

@@ -98,7 +98,7 @@ def prepare(rt: Runtime, config_dir: Path = CONFIG_DIR, say=print, terminal: boo
                              password_hash=hash_password(password), password_change_required=True))
             if terminal:
                 say(f"Created the first administrator. Log in as 'admin' with password: {password}\n"
-                    "(change it with: ikhtiyar users create NAME --role admin)")
+                    "(change it with: ikhtiyar users passwd admin)")
             else:
                 secret = rt.settings.var_dir / FIRST_PASSWORD_FILE
                 fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

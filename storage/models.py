@@ -32,7 +32,7 @@ from storage.crypto import DecryptionError, EncryptedText
 class MessageText(EncryptedText):
     """A message's text, encrypted: what citizens write carries their name (the answer to
     "your name?"), numbers and addresses, and a row overwritten later would still leave the
-    clear text in SQLite's WAL. Rows written before migration 0011 encrypted them read as
+    clear text in SQLite's WAL. Rows written before migration 0013 encrypted them read as
     they are."""
 
     cache_ok = True
@@ -99,9 +99,13 @@ class State(enum.StrEnum):
     RESOLVED = "resolved"
     REOPENED = "reopened"
     CLOSED = "closed"
+    # The complainant withdrew it before it was resolved: ended, but not "closed" (nobody
+    # confirmed a resolution).
+    WITHDRAWN = "withdrawn"
 
 
-OPEN_STATES = tuple(s.value for s in State if s is not State.CLOSED)
+ENDED_STATES = (State.CLOSED.value, State.WITHDRAWN.value)
+OPEN_STATES = tuple(s.value for s in State if s.value not in ENDED_STATES)
 
 
 class Role(enum.StrEnum):
@@ -173,7 +177,7 @@ class User(Base):
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # A password someone else saw (the first admin's, printed at set-up) must be replaced
-    # at the first sign-in before any page opens (migration 0011).
+    # at the first sign-in before any page opens (migration 0013).
     password_change_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -237,7 +241,7 @@ class Message(Base):
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"), index=True)
     complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
-    text: Mapped[str] = mapped_column(MessageText, default="")  # encrypted (migration 0011)
+    text: Mapped[str] = mapped_column(MessageText, default="")  # encrypted (migration 0013)
     language: Mapped[str | None] = mapped_column(String(5))
     kind: Mapped[str | None] = mapped_column(String(40))  # outbound: reply, status_update, satisfaction_request ...
     payload: Mapped[dict] = mapped_column(JSON, default=dict)  # media, location, outbound extras

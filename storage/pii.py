@@ -124,7 +124,7 @@ def seal(value: str | None) -> str | None:
 
 def unseal(value: str | None) -> str | None:
     """The value ``seal`` wrote; a value written in clear before sealing began is returned
-    as it is (rows from before migration 0011)."""
+    as it is (written before sealing began)."""
     if not value:
         return value
     try:

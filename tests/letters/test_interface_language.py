@@ -8,6 +8,7 @@ import re
 
 from tests.letters import scans
 from tests.letters.conftest import csrf_from
+from tests.letters.scans import needs_ocr_tools
 from tests.letters.test_review import api_upload, english_scan, submit_form
 
 
@@ -45,7 +46,7 @@ def test_a_form_error_on_the_confirmation_page_is_in_urdu(clerk):
                                                    "tracking": "KP-1234567", "answer": "satisfied",
                                                    "via": "paper", "note": ""})
     assert answer.status_code == 422
-    assert "جواب کا اسکین لگائیں یا کال کا نوٹ لکھیں" in answer.get_data(as_text=True)
+    assert "شکایت کنندہ کے جواب کا اسکین لگائیں: صرف نوٹ ثبوت نہیں" in answer.get_data(as_text=True)
 
 
 def test_switching_back_gives_the_english_page(clerk):
@@ -56,6 +57,7 @@ def test_switching_back_gives_the_english_page(clerk):
     assert '<html lang="en" dir="ltr">' in page and "Upload a batch" in page
 
 
+@needs_ocr_tools
 def test_a_letter_without_name_or_address_is_flagged_on_the_to_post_list(rt, staff, clerk):
     client, csrf = clerk
     token = staff["clerk_letters"]["token"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import re
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from conversation import casework
 from storage import lifecycle
@@ -14,6 +14,8 @@ from storage.db import transaction
 from storage.letters import Letter
 from storage.models import Attachment, Complaint, ComplaintEvent, Contact, Message
 from tests.letters import scans
+from tests.letters.conftest import sign_in
+from tests.letters.scans import needs_ocr_tools
 
 
 def english_scan() -> bytes:
@@ -37,6 +39,7 @@ def submit_form(client, letter_id: int, csrf: str, **changes) -> object:
     return client.post(f"/letters/{letter_id}/submit", data=form)
 
 
+@needs_ocr_tools
 def test_a_scanning_station_posts_a_scan_and_reads_back_text_and_fields(rt, app, staff):
     client, token = app.test_client(), staff["clerk_letters"]["token"]
     answer = client.post("/api/v1/letters", data={"file": (io.BytesIO(english_scan()), "a.jpg")},
@@ -65,6 +68,7 @@ def test_the_api_refuses_a_bad_file_with_its_reason(rt, app, staff):
     assert answer.status_code == 422 and "pixels" in answer.get_json()["error"]
 
 
+@needs_ocr_tools
 def test_the_review_screen_shows_the_scan_beside_the_text_with_fields_filled_in(rt, app, staff, clerk):
     client, _csrf = clerk
     letter_id = api_upload(rt, client, staff["clerk_letters"]["token"], english_scan())
@@ -82,6 +86,7 @@ def test_the_review_screen_shows_the_scan_beside_the_text_with_fields_filled_in(
     assert other_clerk.get(f"/letters/{letter_id}").status_code == 404
 
 
+@needs_ocr_tools
 def test_a_nastaliq_letter_is_flagged_to_the_clerk_as_low_confidence(rt, app, staff, clerk):
     client, _csrf = clerk
     scan = scans.png(scans.render(scans.URDU[:2], "awami_nastaliq", rtl=True, size=26, width=1200))
@@ -93,6 +98,7 @@ def test_a_nastaliq_letter_is_flagged_to_the_clerk_as_low_confidence(rt, app, st
     assert "Low OCR confidence" in page and '<mark class="doubt"' in page
 
 
+@needs_ocr_tools
 def test_submitting_makes_a_complaint_entered_by_the_clerk_and_acknowledges_it_by_sms(rt, app, staff, clerk):
     client, csrf = clerk
     letter_id = api_upload(rt, client, staff["clerk_letters"]["token"], english_scan())
@@ -123,6 +129,7 @@ def test_submitting_makes_a_complaint_entered_by_the_clerk_and_acknowledges_it_b
         assert len(s.scalars(select(Complaint)).all()) == 1
 
 
+@needs_ocr_tools
 def test_the_scan_is_shown_to_officers_whose_scope_has_the_case_only(rt, app, staff, clerk):
     from tests.letters.conftest import sign_in
 
@@ -133,6 +140,7 @@ def test_the_scan_is_shown_to_officers_whose_scope_has_the_case_only(rt, app, st
     assert sign_in(app, "officer_police_mdn").get(f"/letters/{letter_id}/pages/1").status_code == 404
 
 
+@needs_ocr_tools
 def test_a_wrong_field_is_named_and_nothing_is_filed(rt, app, staff, clerk):
     client, csrf = clerk
     letter_id = api_upload(rt, client, staff["clerk_letters"]["token"], english_scan())
@@ -144,6 +152,7 @@ def test_a_wrong_field_is_named_and_nothing_is_filed(rt, app, staff, clerk):
         assert s.scalars(select(Complaint)).first() is None
 
 
+@needs_ocr_tools
 def test_without_a_phone_number_the_writer_gets_a_printable_acknowledgement(rt, app, staff, clerk):
     client, csrf = clerk
     letter_id = api_upload(rt, client, staff["clerk_letters"]["token"], english_scan())
@@ -168,9 +177,12 @@ def resolved_letter_complaint(rt, client, csrf, staff) -> str:
         return complaint.tracking_number
 
 
-def test_a_confirmation_on_paper_entered_by_a_clerk_closes_the_complaint(rt, app, staff, clerk):
+@needs_ocr_tools
+def test_a_confirmation_on_paper_entered_by_a_clerk_closes_the_complaint_by_proxy(rt, app, staff, clerk):
     client, csrf = clerk
     number = resolved_letter_complaint(rt, client, csrf, staff)
+    with rt.sessions() as s:
+        messages_before = s.scalar(select(func.count(Message.id)).where(Message.direction == "in"))
     reply = scans.png(scans.render(["Yes, the water is back. Thank you."], "latin", size=20, width=600))
     answer = client.post("/letters/confirm", content_type="multipart/form-data", data={
         "csrf_token": csrf, "tracking": f"KP-{number}", "answer": "satisfied", "via": "paper",
@@ -181,26 +193,41 @@ def test_a_confirmation_on_paper_entered_by_a_clerk_closes_the_complaint(rt, app
         assert complaint.state == "closed"
         events = {e.kind: e for e in s.scalars(select(ComplaintEvent).where(
             ComplaintEvent.complaint_id == complaint.id))}
-        closing = s.get(Message, events["confirm_satisfied"].message_id)
-        assert closing.channel == "letter" and closing.contact_id == complaint.contact_id
-        entered = events["confirmation_entered"]
-        assert (entered.actor_kind, entered.actor_user_id) == ("clerk", staff["clerk_letters"]["id"])
-        evidence = s.scalars(select(Attachment).where(Attachment.message_id == closing.id)).one()
-        assert evidence.content_type == "image/png"
+        assert "confirm_satisfied" not in events  # nobody wrote in the complainant's name
+        proxy = events["confirmed_by_proxy"]
+        assert (proxy.actor_kind, proxy.actor_user_id) == ("clerk", staff["clerk_letters"]["id"])
+        assert (proxy.from_state, proxy.to_state, proxy.message_id) == ("resolved", "closed", None)
+        assert proxy.data["satisfied"] is True and proxy.data["via"] == "paper"
+        evidence = s.get(Attachment, proxy.data["evidence"])
+        assert evidence.content_type == "image/png" and evidence.complaint_id == complaint.id
+        assert (rt.attachments_dir / evidence.path).read_bytes() == reply
+        # No inbound message was made up for the complainant.
+        assert s.scalar(select(func.count(Message.id)).where(Message.direction == "in")) == messages_before
+    case = sign_in(app, "officer_phed_psw").get(f"/dashboard/cases/KP-{number}").get_data(as_text=True)
+    assert "confirmed by proxy" in case
 
 
-def test_a_confirmation_needs_evidence_and_a_resolved_complaint(rt, app, staff, clerk):
+@needs_ocr_tools
+def test_a_confirmation_needs_the_scan_of_the_answer_and_a_resolved_complaint(rt, app, staff, clerk):
     client, csrf = clerk
     number = resolved_letter_complaint(rt, client, csrf, staff)
-    answer = client.post("/letters/confirm", data={"csrf_token": csrf, "tracking": number,
-                                                   "answer": "satisfied", "via": "phone", "note": ""})
-    assert answer.status_code == 422 and "attach the scan" in answer.get_data(as_text=True)
-    client.post("/letters/confirm", data={"csrf_token": csrf, "tracking": number, "answer": "not_satisfied",
-                                          "via": "phone", "note": "Citizen called: still no water"})
-    again = client.post("/letters/confirm", data={"csrf_token": csrf, "tracking": number,
-                                                  "answer": "satisfied", "via": "phone", "note": "ok"})
+    for note in ("", "Citizen called: still no water"):
+        answer = client.post("/letters/confirm", data={"csrf_token": csrf, "tracking": number,
+                                                       "answer": "not_satisfied", "via": "phone", "note": note})
+        assert answer.status_code == 422 and "a note alone is no evidence" in answer.get_data(as_text=True)
+    with rt.sessions() as s:
+        assert s.scalars(select(Complaint.state).where(Complaint.tracking_number == number)).one() == "resolved"
+    reply = scans.png(scans.render(["Still no water."], "latin", size=20, width=600))
+    client.post("/letters/confirm", content_type="multipart/form-data", data={
+        "csrf_token": csrf, "tracking": number, "answer": "not_satisfied", "via": "paper",
+        "note": "still no water", "evidence": (io.BytesIO(reply), "reply.png")})
+    again = client.post("/letters/confirm", content_type="multipart/form-data", data={
+        "csrf_token": csrf, "tracking": number, "answer": "satisfied", "via": "paper", "note": "ok",
+        "evidence": (io.BytesIO(reply), "reply.png")})
     assert again.status_code == 422
     assert re.search(r"is not waiting for the citizen(&#39;|')s confirmation", again.get_data(as_text=True))
     with rt.sessions() as s:
         complaint = s.scalars(select(Complaint).where(Complaint.tracking_number == number)).one()
         assert complaint.state == "reopened" and complaint.escalation_level == 1
+        proxy = s.scalars(select(ComplaintEvent).where(ComplaintEvent.kind == "confirmed_by_proxy")).one()
+        assert proxy.data["satisfied"] is False and proxy.note == "still no water"

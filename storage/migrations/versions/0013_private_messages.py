@@ -3,8 +3,8 @@ must be changed at the first sign-in (issue 10).
 
 messages.text stays TEXT; what it holds becomes ``v1:`` ciphertext (storage.models.MessageText).
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0013_private_messages
+Revises: 0012_app_access
 """
 
 import sqlalchemy as sa
@@ -12,8 +12,8 @@ from alembic import op
 
 from storage.crypto import vault
 
-revision = "0011"
-down_revision = "0010"
+revision = "0013_private_messages"
+down_revision = "0012_app_access"
 branch_labels = None
 depends_on = None
 
