@@ -125,6 +125,19 @@ class Shown:
                 "duration_seconds": a.duration_seconds, "filename": self.text(a.filename)}
 
 
+def shown_for(db: Session, user, complaint: Complaint, revealed: bool = False) -> Shown:
+    """How this complaint's texts reach ``user`` (see Shown): the complainant's own name,
+    CNIC and addresses are what is masked besides any number, CNIC or email."""
+    from storage.models import Citizen, Contact
+
+    hidden = scope.identity_hidden(user, complaint)
+    citizen = db.get(Citizen, complaint.citizen_id)
+    addresses = db.scalars(select(Contact.address).where(Contact.citizen_id == complaint.citizen_id)).all()
+    return Shown(hidden=hidden, revealed=revealed and not hidden,
+                 known=[citizen.name, citizen.cnic, *addresses] if citizen else list(addresses),
+                 places=[complaint.location_detail])
+
+
 class Labels:
     """Names of districts, departments, categories and officers in the interface language."""
 

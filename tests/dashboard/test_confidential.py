@@ -73,6 +73,23 @@ def test_the_accused_department_finds_no_personal_data_on_any_route(rt, app, sta
 
 
 @pytest.mark.parametrize("who", ["officer_psw", "head_phed"])
+def test_the_staff_api_shows_the_accused_department_no_personal_data(rt, app, staff, confidential_case, who):
+    from gateway.passwords import new_token
+    from storage.db import transaction
+    from storage.models import User
+
+    with transaction(rt.sessions) as s:
+        token, s.get(User, staff[who]).token_hash = new_token()
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    for path in ["/api/v1/staff/complaints", *(f"/api/v1/staff/complaints/{n}"
+                                               for n in (confidential_case.chat, confidential_case.letter))]:
+        response = client.get(path, headers=headers)
+        assert response.status_code == 200, path
+        assert privacy.leaks(response.get_data(as_text=True)) == [], path
+
+
+@pytest.mark.parametrize("who", ["officer_psw", "head_phed"])
 def test_the_complainants_files_are_refused_to_the_accused_department(rt, app, staff, confidential_case, who):
     seeded = confidential_case
     client = login(app, who)

@@ -122,6 +122,22 @@ EXPECT = {
     "voice.step": _always(403), "voice.recording_status": _always(403), "voice.call_status": _always(403),
     # One-click answers: a forged token is refused.
     "email_links.confirm": _always((400, 403, 404)), "email_links.record": _always((400, 403, 404)),
+    # Public pages, the citizens' app shell and Open311's read side.
+    "front.home": _always(OK), "front.track_search": _always(303),  # to /track/<number> or home
+    "app_pwa.shell": _always(OK), "app_pwa.script": _always(OK), "app_pwa.manifest": _always(OK),
+    "app_pwa.service_worker": _always(OK), "app_pwa.icon": _always((OK, REFUSED)),
+    "open311.discovery": _always(OK), "open311.services": _always(OK),
+    "open311.service_definition": _always((OK, REFUSED)), "open311.list_requests": _always(OK),
+    "open311.show_request": _always((OK, REFUSED)), "open311.show_token": _always(REFUSED),
+    "open311.create_request": _always((400, 401, 403)),  # no api_key
+    "api.categories": _always(OK), "api.districts": _always(OK), "api.docs": _always(OK),
+    "api.openapi": _always(OK),
+    "api.request_code": _always((400, 415, 422)), "api.verify_code": _always((400, 415, 422)),
+    # The JSON API takes bearer tokens only, never a browser's session (no CSRF there).
+    **{f"api.{name}": _always(401) for name in (
+        "my_complaints", "file_complaint", "my_complaint", "add_attachment", "add_information",
+        "answer_satisfaction", "staff_queue", "staff_case", "staff_assign", "staff_note", "staff_reply",
+        "staff_request_information", "staff_resolve")},
     "dashboard.queue": _staff(OK), "dashboard.stream": _staff(OK),
     "dashboard.department": _by_level({"officer_psw", "officer_mdn", "officer_police", "head_phed",
                                        "head_police", "viewer", "admin2"}),
@@ -163,7 +179,8 @@ MAY_CHANGE = {"dashboard.start", "dashboard.confidential", "dashboard.language",
 def _fill(rule: str, seeded: privacy.Seeded, number: str, scan_id: int) -> str:
     values = {"number": number, "attachment_id": seeded.attachment_id, "letter_id": scan_id,
               "message_id": seeded.outbound_id, "complaint_id": seeded.letter_id, "path": number,
-              "token": "forged.token", "lang": "en", "filename": "nope.mp3", "step": "menu"}
+              "token": "forged.token", "lang": "en", "filename": "nope.mp3", "step": "menu",
+              "fmt": "json", "code": "PHED_NO_WATER", "size": 192}
 
     def value(match: re.Match) -> str:
         if match.group(2) == "number" and match.group(1) == "int":
