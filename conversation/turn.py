@@ -32,10 +32,12 @@ class Turn:
     def short(self) -> bool:
         return self.contact.channel == "sms"
 
-    def say(self, key: str, kind: str = "reply", personal: tuple[str, ...] = (), **values: object) -> None:
-        """Queue the catalog text ``key``; the values named in ``personal`` are the
-        citizen's personal data (their name in the summary): the outbox keeps the text
-        without them in clear, and with them only encrypted."""
+    def say(self, key: str, kind: str = "reply", choices: tuple[str, ...] = (),
+            personal: tuple[str, ...] = (), **values: object) -> None:
+        """Queue the catalog text ``key``; ``choices`` are the options a channel may show
+        as buttons (the text numbers them too). The values named in ``personal`` are the
+        citizen's personal data (a name): the outbox keeps the text without them in clear,
+        and with them only encrypted."""
         text = catalog.text(key, self.lang, short=self.short, **values)
         redacted = text
         if any(values.get(k) for k in personal):
@@ -44,9 +46,8 @@ class Turn:
         # A reply that quotes the citizen (the summary quotes their description) may carry
         # a phone number, CNIC or email address too.
         redacted = pii.redact(redacted)
-        if redacted == text:
-            redacted = None
-        self.replies.append(Reply(text, kind, key, redacted=redacted))
+        self.replies.append(Reply(text, kind, key, tuple(choices),
+                                  redacted=None if redacted == text else redacted))
 
     def tracking(self, number: str) -> str:
         return f"{self.prefix}-{number}"
