@@ -48,8 +48,9 @@ def _worker(queue: RQQueue) -> None:
 
 def _whatsapp_and_sms(rt, queue: RQQueue) -> None:
     twilio = Twilio(rt)
-    dialogue = ["hi", "1", "No water supply in our street for a week", "peshawar", "Gulbahar street 4",
-                "yes", NAME, "yes"]
+    # The name travels as WhatsApp's ProfileName (the dialogue asks for none).
+    dialogue = ["hi", "1", "No water supply in our street for a week", "peshawar", "1", "Gulbahar street 4",
+                "no", "yes"]
     for channel, path in (("whatsapp", "/webhooks/twilio/whatsapp"), ("sms", "/webhooks/twilio/sms")):
         for n, said in enumerate(dialogue):
             form = load_form("whatsapp", "inbound_text")
