@@ -18,7 +18,7 @@ from sqlalchemy.orm.util import identity_key
 
 from conversation import catalog
 from conversation.turn import Turn, current
-from storage import lifecycle, tracking
+from storage import lifecycle, pii, tracking
 from storage.models import Attachment, Citizen, Complaint, Message, State
 
 DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 2000
@@ -106,7 +106,7 @@ def submit_complaint(turn: Turn, slots: dict) -> Complaint:
     kind = turn.knowledge.categories[slots["category"]]
     if slots.get("name"):
         citizen = session.get(Citizen, turn.contact.citizen_id)
-        citizen.name = slots["name"]
+        citizen.name = pii.unseal(slots["name"])
     complaint = Complaint(
         tracking_number=number, citizen_id=turn.contact.citizen_id, contact_id=turn.contact.id,
         simulated=turn.contact.simulated, channel=turn.contact.channel, language=turn.lang,

@@ -191,7 +191,7 @@ def citizen_timeline(session: Session, complaint: Complaint, citizen_id: int) ->
             Message.complaint_id == complaint.id, Message.contact_id.in_(mine),
             Message.direction == "out", Message.kind != "one_time_code").order_by(Message.id)):
         entries.append({"at": m.created_at, "type": "message", "kind": m.kind or "reply",
-                        "state": None, "text": m.text, "by": "staff", "channel": m.channel})
+                        "state": None, "text": m.body, "by": "staff", "channel": m.channel})
     entries.sort(key=lambda item: item["at"])
     return entries
 

@@ -30,7 +30,7 @@ from conversation.knowledge import CATEGORY_CONFIDENT, Knowledge
 from conversation.messages import Reply
 from conversation.nlu import Understanding, is_no, is_yes, understand
 from conversation.turn import Turn, current
-from storage import lifecycle
+from storage import lifecycle, pii
 from storage.messages import conversation_for, finish_turn, queue_outbound_ids
 from storage.models import (
     OPEN_STATES,
@@ -118,7 +118,8 @@ class Engine:
         # the replies in one INSERT: the ORM's unit of work costs more than the turn itself.
         finish_turn(session, conversation, message, state=turn.state, language=turn.lang,
                     last_inbound_at=message.received_at or utcnow())
-        replies = [{"text": r.text, "kind": r.kind, "extras": _extras(r)} for r in turn.replies]
+        replies = [{"text": r.redacted or r.text, "full_text": r.text if r.redacted else None,
+                    "kind": r.kind, "extras": _extras(r)} for r in turn.replies]
         return queue_outbound_ids(session, contact, replies, conversation_id=conversation.id,
                                   complaint_id=message.complaint_id, language=turn.lang)
 
@@ -352,7 +353,12 @@ class Engine:
         """Validate the answer to the requested slot, then ask the next question."""
         state = turn.state
         requested = state["requested_slot"]
-        if turn.message.id not in state["form_messages"]:
+        if requested == "name":
+            # The answer to "your name?" is personal data: it lives only encrypted (the
+            # citizen's record, the sealed slot), its message keeps no text and is never
+            # linked to the complaint (a confidential complaint's timeline must not show it).
+            turn.message.text = pii.REDACTED if turn.message.text else turn.message.text
+        elif turn.message.id not in state["form_messages"]:
             state["form_messages"].append(turn.message.id)
         events = [{"event": "action", "name": "action_listen"},
                   {"event": "user", "text": turn.understanding.text},
@@ -360,7 +366,10 @@ class Engine:
         result = self._run("validate_complaint_form", turn, events=events)
         for event in result.events:
             if event.get("event") == "slot" and event.get("name") in FORM_SLOTS:
-                state["slots"][event["name"]] = event["value"]
+                value = event["value"]
+                if event["name"] == "name" and value:
+                    value = pii.seal(value)  # the conversation's state is stored in clear
+                state["slots"][event["name"]] = value
         if state["slots"].get(requested) is None:
             if not result.responses and not state.get("awaiting"):
                 self._ask(turn, requested)

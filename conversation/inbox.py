@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from conversation.messages import InboundMessage
+from storage import pii
 from storage.messages import (
     Sealed,
     address_hash,
@@ -38,7 +39,8 @@ def prepare(inbound: InboundMessage) -> Prepared:
     if inbound.location:
         payload["location"] = list(inbound.location)
     if inbound.profile_name:
-        payload["profile_name"] = inbound.profile_name
+        # WhatsApp's ProfileName, an email's display name: kept only encrypted.
+        payload["profile_name"] = pii.seal(inbound.profile_name)
     raw = json.dumps(inbound.raw, ensure_ascii=False) if inbound.raw else None
     return Prepared(inbound, address_hash(inbound.sender), payload, seal_raw(raw))
 

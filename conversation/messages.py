@@ -37,3 +37,6 @@ class Reply:
     kind: str = "reply"
     key: str | None = None  # catalog key, so a channel can choose its own variant
     options: tuple[str, ...] = ()
+    # The text with the citizen's personal data (their name) taken out: what the outbox
+    # row keeps in clear; ``text`` itself is then stored only encrypted.
+    redacted: str | None = None

@@ -58,6 +58,7 @@ class Staff(UserMixin):
         self.district_code = user.district_code
         self.session_version = user.session_version
         self.via_token = via_token
+        self.must_change_password = bool(user.password_change_required) and not via_token
 
     def get_id(self) -> str:
         return str(self.id)
@@ -131,6 +132,8 @@ def require_roles(*roles: str):
         def wrapped(*args, **kwargs):
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
+            if getattr(current_user, "must_change_password", False):
+                return redirect(url_for("auth.password", next=request.full_path))
             if roles and current_user.role not in roles:
                 abort(403)
             g.staff = current_user
@@ -208,6 +211,39 @@ def _check_login(username: str, password: str) -> tuple[Staff | None, str | None
         audit.record(db, audit.LOGIN, user_id=user.id, subject=username.lower(),
                      remote_addr=request.remote_addr)
         return Staff(user), None, 200
+
+
+MIN_PASSWORD = 12
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def password():
+    """Change one's own password; required before anything else when the password was seen
+    by someone else (the first administrator's, shown at set-up)."""
+    if not current_user.is_authenticated or getattr(current_user, "via_token", False):
+        return login_manager.unauthorized()
+    error, status = None, 200
+    if request.method == "POST":
+        current = request.form.get("current", "")
+        new, again = request.form.get("new", ""), request.form.get("again", "")
+        with transaction(_sessions()) as db:
+            user = db.get(User, current_user.id)
+            if not check_password(current, user.password_hash):
+                error, status = "The current password is wrong.", 422
+            elif len(new) < MIN_PASSWORD:
+                error, status = f"Use at least {MIN_PASSWORD} characters.", 422
+            elif new != again:
+                error, status = "The two new passwords differ.", 422
+            elif new == current:
+                error, status = "Choose a password different from the current one.", 422
+            else:
+                user.password_hash = hash_password(new)
+                user.password_change_required = False
+                audit.record(db, audit.PASSWORD_CHANGED, user_id=user.id, remote_addr=request.remote_addr)
+        if error is None:
+            return redirect(_safe_next(request.args.get("next"), current_user.role), 303)
+    return render_template("password.html", error=error,
+                           required=getattr(current_user, "must_change_password", False)), status
 
 
 @bp.post("/logout")

@@ -19,20 +19,21 @@ from gateway.settings import SettingsError, load_settings
 def _runtime(prepare: bool = False, explicit_keys: str | None = None):
     """The runtime; ``explicit_keys`` names a production command that must not run on
     generated keys (only `serve` and the admin commands may generate or read key files)."""
-    from gateway import jobs
+    from gateway import jobs, logs
     from gateway import runtime as rt_module
     from gateway.queue import make_queue
 
+    rt_module.private_files()
     try:
         settings = load_settings()
         if explicit_keys:
             settings.require_explicit_keys(explicit_keys)
-        logging.basicConfig(level=settings.log_level.upper(),
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logs.configure(settings.log_level)
         rt = rt_module.build(settings, warn=lambda m: click.echo(m, err=True))
         rt.queue = make_queue(settings.redis_url, settings.queue_name)
         if prepare:
-            rt_module.prepare(rt, say=click.echo)
+            # The first admin's password goes to a terminal only, never to a service's log.
+            rt_module.prepare(rt, say=click.echo, terminal=sys.stdout.isatty())
         else:
             _require_current_schema(rt)
     except (SettingsError, Exception) as exc:

@@ -84,7 +84,7 @@ def deliver(message_id: int) -> str | None:
         contact = session.get(Contact, message.contact_id)
         last_inbound = session.scalar(select(Conversation.last_inbound_at)
                                       .where(Conversation.contact_id == contact.id))
-        outgoing = Outgoing(channel=message.channel, to=contact.address, text=message.text,
+        outgoing = Outgoing(channel=message.channel, to=contact.address, text=message.body,
                             kind=message.kind or "reply", key=message.payload.get("key"),
                             language=message.language, extras=dict(message.payload),
                             last_inbound_at=last_inbound)

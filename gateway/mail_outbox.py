@@ -50,7 +50,7 @@ def gather(session: Session, message: Message, outgoing: Outgoing) -> tuple[Outg
     answering = [m for m in group if ((m.payload or {}).get("email") or {}).get("answer")]
     language = (answering[0] if answering else group[-1]).language or outgoing.language
     return dataclasses.replace(
-        outgoing, text="\n\n".join(m.text.strip() for m in group if m.text and m.text.strip()),
+        outgoing, text="\n\n".join(m.body.strip() for m in group if m.body and m.body.strip()),
         language=language, extras={**outgoing.extras, "email": headers}), carried
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import CONFIG_DIR
 from conversation.engine import Engine as ConversationEngine
+from gateway import logs
 from gateway.settings import Settings
 from storage import db
 from storage.crypto import configure_vault
@@ -47,14 +49,45 @@ class Runtime:
         return self.settings.var_dir / "attachments"
 
 
+# Owner only: the database and its WAL, the keys, scans, recordings and attachments all
+# hold citizens' personal data (files 0600, folders 0700).
+PRIVATE_UMASK = 0o077
+FIRST_PASSWORD_FILE = "first-admin-password"  # noqa: S105 (a file name)
+
+
+def private_files() -> None:
+    """Every file this process makes from now on is its owner's only: called first thing by
+    every ``ikhtiyar`` command, before the first file of the var folder is made."""
+    os.umask(PRIVATE_UMASK)
+
+
 def build(settings: Settings, warn=print) -> Runtime:
+    logs.protect()
+    _make_private(settings.var_dir)
     configure_vault(settings.data_key_bytes(warn))
     engine = db.make_engine(settings.effective_database_url)
     return Runtime(settings, engine, db.make_sessionmaker(engine))
 
 
-def prepare(rt: Runtime, config_dir: Path = CONFIG_DIR, say=print) -> None:
-    """First run and every start: schema up to date, reference data loaded, an admin exists."""
+def _make_private(var_dir: Path) -> None:
+    """The var folder as PRIVATE_UMASK would have made it (a folder made by an older
+    version, or by hand, may be open to every user of the machine)."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    for path in (var_dir, *var_dir.rglob("*")):
+        try:
+            if path.is_symlink() or path.stat().st_uid != os.getuid():
+                continue
+            path.chmod(0o700 if path.is_dir() else path.stat().st_mode & 0o700)
+        except OSError:  # gone meanwhile, or not ours to change: leave it
+            continue
+
+
+def prepare(rt: Runtime, config_dir: Path = CONFIG_DIR, say=print, terminal: bool = False) -> None:
+    """First run and every start: schema up to date, reference data loaded, an admin exists.
+
+    The first administrator's password is shown only on a terminal (``terminal``): a
+    service's output goes to a log. Otherwise it is in an owner-only file of the var folder,
+    and only the file's name is said."""
     db.upgrade(rt.engine)
     with db.transaction(rt.sessions) as session:
         counts = load_reference(session, config_dir)
@@ -64,6 +97,14 @@ def prepare(rt: Runtime, config_dir: Path = CONFIG_DIR, say=print) -> None:
 
             password = secrets.token_urlsafe(12)
             session.add(User(username="admin", display_name="Administrator", role="admin",
-                             password_hash=hash_password(password)))
-            say(f"Created the first administrator. Log in as 'admin' with password: {password}\n"
-                "(change it with: ikhtiyar users passwd admin)")
+                             password_hash=hash_password(password), password_change_required=True))
+            if terminal:
+                say(f"Created the first administrator. Log in as 'admin' with password: {password}\n"
+                    "(change it with: ikhtiyar users passwd admin)")
+            else:
+                secret = rt.settings.var_dir / FIRST_PASSWORD_FILE
+                fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(password + "\n")
+                say(f"Created the first administrator 'admin'; its password is in {secret} "
+                    "(readable by this user only): sign in, change it, delete the file.")

@@ -1,6 +1,6 @@
 """The audit log: who saw or did something sensitive, and when.
 
-Revealing a complainant's phone, email or CNIC, marking a complaint confidential, signing
+Revealing a complainant's phone, email or CNIC, downloading one of their files, marking a complaint confidential, signing
 in (and failing to) are written here. Failed sign-ins are also what login throttling
 counts, so the limit holds across every web process.
 
@@ -18,10 +18,12 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from storage.models import Base, Complaint, ComplaintEvent, UTCDateTime, utcnow
 
 REVEAL = "reveal"
+DOWNLOAD = "download"  # a complainant's file: an attachment, a letter's page or original
 CONFIDENTIAL = "confidential"
 LOGIN = "login"
 LOGIN_FAILED = "login_failed"
 LOGOUT = "logout"
+PASSWORD_CHANGED = "password_changed"  # noqa: S105 (an audit action)
 
 
 class AuditEntry(Base):

@@ -44,7 +44,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from storage import lifecycle
+from storage import lifecycle, pii
 from storage.crypto import EncryptedBytes, lookup_hash
 from storage.models import Base, Complaint, Contact, Message, OutboxStatus, UTCDateTime, utcnow
 
@@ -257,6 +257,9 @@ def record_bounce(session: Session, bounced: Message, notice: Message, diagnosti
     """A delivery status notification says our mail did not arrive: the outbound row fails
     and the case's timeline shows it, so an officer can reach the citizen another way
     (``note=False`` for the other rows of a mail that carried several)."""
+    # A diagnostic names the address that failed ("550 5.1.1 <amina@...>: no such user"):
+    # the error and the timeline keep it without the address.
+    diagnostic = pii.redact(diagnostic)
     error = f"bounced: {diagnostic}"[:500]
     if bounced.status != OutboxStatus.FAILED:
         bounced.status = OutboxStatus.FAILED.value  # a bounce overrides "sent": it did not arrive

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from storage import lifecycle
+from storage import lifecycle, pii
 from storage.crypto import lookup_hash, vault
 from storage.models import Citizen, Complaint, Contact, Conversation, Message, OutboxStatus, utcnow
 
@@ -186,11 +186,13 @@ def insert_inbound(session: Session, contact: Contact, **fields) -> tuple[Messag
 def queue_outbound(session: Session, contact: Contact, text: str, *, kind: str = "reply",
                    conversation_id: int | None = None, complaint_id: int | None = None,
                    language: str | None = None, extras: dict | None = None,
-                   channel: str | None = None) -> Message:
-    """Put a message in the outbox; a delivery job picks it up."""
+                   channel: str | None = None, full_text: str | None = None) -> Message:
+    """Put a message in the outbox; a delivery job picks it up. A text that carries the
+    citizen's personal data comes twice: ``text`` redacted (kept in clear) and
+    ``full_text``, what is sent (kept only encrypted, see ``Message.body``)."""
     message = Message(direction="out", channel=channel or contact.channel, contact_id=contact.id,
                       conversation_id=conversation_id, complaint_id=complaint_id, text=text,
-                      kind=kind, language=language, payload=extras or {},
+                      kind=kind, language=language, payload=extras or {}, raw=full_text,
                       status=OutboxStatus.QUEUED.value, next_attempt_at=utcnow())
     session.add(message)
     return message
@@ -209,7 +211,8 @@ def queue_outbound_ids(session: Session, contact: Contact, replies: list[dict], 
         return []
     if contact.channel == "email":
         rows = [queue_outbound(session, contact, r["text"], kind=r["kind"], conversation_id=conversation_id,
-                               complaint_id=complaint_id, language=language, extras=r.get("extras"))
+                               complaint_id=complaint_id, language=language, extras=r.get("extras"),
+                               full_text=r.get("full_text"))
                 for r in replies]
         session.flush()
         return [m.id for m in rows]
@@ -217,7 +220,7 @@ def queue_outbound_ids(session: Session, contact: Contact, replies: list[dict], 
     values = [{"direction": "out", "channel": contact.channel, "provider_id": None,
                "contact_id": contact.id, "conversation_id": conversation_id,
                "complaint_id": complaint_id, "text": r["text"], "language": language,
-               "kind": r["kind"], "payload": r.get("extras") or {}, "raw": None,
+               "kind": r["kind"], "payload": r.get("extras") or {}, "raw": r.get("full_text"),
                "status": OutboxStatus.QUEUED.value, "attempts": 0, "next_attempt_at": now,
                "error": None, "received_at": None, "created_at": now, "updated_at": now}
               for r in replies]
@@ -259,7 +262,7 @@ def advance_status(message: Message, status: str, *, provider_id: str | None = N
     if provider_id:
         message.provider_id = provider_id
     if error:
-        message.error = error
+        message.error = pii.redact(error)  # a provider's error may name the address
     message.next_attempt_at = None
     return True
 
@@ -268,7 +271,7 @@ def retry_later(message: Message, error: str, max_attempts: int,
                 base_seconds: float = 5.0, cap_seconds: float = 3600.0) -> datetime | None:
     """Count a failed attempt; schedule the next with growing delays, or fail for good."""
     message.attempts += 1
-    message.error = error
+    message.error = pii.redact(error)
     if message.attempts >= max_attempts:
         message.status = OutboxStatus.FAILED.value
         message.next_attempt_at = None

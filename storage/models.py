@@ -26,7 +26,24 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from storage.crypto import EncryptedText
+from storage.crypto import DecryptionError, EncryptedText
+
+
+class MessageText(EncryptedText):
+    """A message's text, encrypted: what citizens write carries their name (the answer to
+    "your name?"), numbers and addresses, and a row overwritten later would still leave the
+    clear text in SQLite's WAL. Rows written before migration 0013 encrypted them read as
+    they are."""
+
+    cache_ok = True
+
+    def process_result_value(self, value, dialect):
+        try:
+            return super().process_result_value(value, dialect)
+        except DecryptionError:
+            if value.startswith("v1:"):
+                raise
+            return value
 
 
 def utcnow() -> datetime:
@@ -165,6 +182,9 @@ class User(Base):
     # Every signed-in session carries this number; logout, a new password or disabling the
     # account bumps it, and every session cookie issued before stops working (0013h).
     session_version: Mapped[int] = mapped_column(Integer, default=0)
+    # A password someone else saw (the first admin's, printed at set-up) must be replaced
+    # at the first sign-in before any page opens (migration 0013).
+    password_change_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -227,11 +247,12 @@ class Message(Base):
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"), index=True)
     complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
-    text: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(MessageText, default="")  # encrypted (migration 0013)
     language: Mapped[str | None] = mapped_column(String(5))
     kind: Mapped[str | None] = mapped_column(String(40))  # outbound: reply, status_update, satisfaction_request ...
     payload: Mapped[dict] = mapped_column(JSON, default=dict)  # media, location, outbound extras
-    # The provider's payload as received: it holds addresses, so it is encrypted like them.
+    # Inbound: the provider's payload as received: it holds addresses, so it is encrypted
+    # like them. Outbound: the full text when it carries personal data (``text`` redacted).
     raw: Mapped[str | None] = mapped_column(EncryptedText)
     # inbound: received -> processed | failed; outbound: queued -> sent -> delivered | failed
     status: Mapped[str] = mapped_column(String(16))
@@ -242,6 +263,14 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     contact: Mapped[Contact] = relationship()
+
+    @property
+    def body(self) -> str:
+        """What was or is to be sent: an outbound row whose text carries the citizen's
+        personal data keeps it redacted in ``text`` and in full only encrypted."""
+        if self.direction == "out" and self.raw:
+            return self.raw
+        return self.text
 
 
 # --- complaints -----------------------------------------------------------------------

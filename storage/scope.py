@@ -62,3 +62,11 @@ def can_see(user: User, complaint: Complaint) -> bool:
 def can_act(user: User) -> bool:
     """Viewers read; everyone else in scope may act on a case."""
     return user.role in ("officer", "department_head", "admin")
+
+
+def identity_hidden(user: User, complaint: Complaint) -> bool:
+    """A confidential complaint hides its complainant from the department it is about: its
+    officers and its head see the case but nothing that tells who complained (no name,
+    address, number, CNIC, location, file, scan or delivery error), and may not reveal it."""
+    return bool(complaint.confidential) and user.role in ("officer", "department_head") \
+        and user.department_code == complaint.department_code

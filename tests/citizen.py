@@ -47,9 +47,10 @@ class Citizen:
     def replies_after(self, message_id: int) -> list[str]:
         with self.rt.sessions() as s:
             contact_id = s.get(Message, message_id).contact_id
-            return list(s.scalars(select(Message.text).where(
+            # What the citizen saw: the full text (a row keeps its personal data encrypted).
+            return [m.body for m in s.scalars(select(Message).where(
                 Message.contact_id == contact_id, Message.direction == "out",
-                Message.id > message_id).order_by(Message.id)))
+                Message.id > message_id).order_by(Message.id))]
 
     def outbox(self) -> list[Message]:
         with self.rt.sessions() as s:

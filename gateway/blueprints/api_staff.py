@@ -15,7 +15,7 @@ from conversation import casework
 from gateway import jobs
 from gateway.blueprints.api import bp, complaint_view
 from gateway.blueprints.api_common import Problem, body, field, page, page_params, rt, staff
-from gateway.blueprints.dashboard_view import identity_hidden, mask_address
+from gateway.blueprints.dashboard_view import identity_hidden, mask_address, shown_for
 from storage import lifecycle, scope, tracking
 from storage.db import transaction
 from storage.models import (
@@ -55,6 +55,13 @@ def _case(session, number: str, *, for_update: bool = False) -> Complaint:
 
 def _staff_view(session, c: Complaint) -> dict:
     view = complaint_view(session, c)
+    # Masked like the dashboard's case page; nothing of the complainant for the department a
+    # confidential complaint is about (issue 10).
+    shown = shown_for(session, staff(), c)
+    view.update(description=shown.text(c.description),
+                location_detail=None if shown.hidden else shown.text(c.location_detail),
+                latitude=None if shown.hidden else c.latitude,
+                longitude=None if shown.hidden else c.longitude)
     view.update(escalation_level=c.escalation_level, assigned_user_id=c.assigned_user_id,
                 incomplete=bool(c.incomplete),
                 overdue=bool(c.due_at and c.due_at < utcnow() and c.state in ("submitted", "assigned",
@@ -105,17 +112,18 @@ def staff_case(number: str):
         c = _case(session, number)
         view = _staff_view(session, c)
         hidden = identity_hidden(user, c)
+        shown = shown_for(session, user, c)
         contact = session.get(Contact, c.contact_id)
         view["complainant"] = ({"hidden": True} if hidden else
                                {"hidden": False, "channel": contact.channel,
                                 "address": mask_address(contact.address)})
         view["events"] = [{"at": e.created_at.isoformat(), "kind": e.kind, "from_state": e.from_state,
                            "to_state": e.to_state, "actor": e.actor_kind, "channel": e.channel,
-                           "note": e.note}
+                           "note": shown.text(e.note)}
                           for e in session.scalars(select(ComplaintEvent).where(
                               ComplaintEvent.complaint_id == c.id).order_by(ComplaintEvent.id))]
         view["messages"] = [{"at": m.created_at.isoformat(), "direction": m.direction, "channel": m.channel,
-                             "kind": m.kind, "text": m.text, "status": m.status}
+                             "kind": m.kind, "text": shown.text(m.text), "status": m.status}
                             for m in session.scalars(select(Message).where(
                                 Message.complaint_id == c.id,
                                 or_(Message.kind.is_(None), Message.kind != "one_time_code"))

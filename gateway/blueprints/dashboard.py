@@ -31,6 +31,7 @@ from analytics import queue as work_queue
 from gateway.auth import require_roles
 from gateway.blueprints import dashboard_view as view
 from storage import audit, scope
+from storage.db import transaction
 from storage.models import (
     Attachment,
     Citizen,
@@ -76,38 +77,62 @@ def queue():
                            args=args, now=utcnow(), statuses=work_queue.STATUSES, live_since=since)
 
 
-def _timeline(db, complaint: Complaint) -> list[dict]:
+def _timeline(db, complaint: Complaint, shown: view.Shown) -> list[dict]:
     """The citizen's messages from every channel, the replies with their delivery state,
-    and the events, in order."""
+    and the events, in order; every text as ``shown`` lets this member of staff see it."""
     messages = list(db.scalars(select(Message).where(Message.complaint_id == complaint.id)))
-    files: dict[int, list[Attachment]] = {}
-    for a in db.scalars(select(Attachment).where(Attachment.complaint_id == complaint.id)
-                        .order_by(Attachment.id)):
-        files.setdefault(a.message_id or 0, []).append(a)
-    if messages:
-        for a in db.scalars(select(Attachment).where(
-                Attachment.message_id.in_([m.id for m in messages]),
-                Attachment.complaint_id.is_(None)).order_by(Attachment.id)):
-            files.setdefault(a.message_id, []).append(a)
+    files: dict[int, list[dict]] = {}
+    if not shown.hidden:  # the accused department sees none of the complainant's files
+        for a in db.scalars(select(Attachment).where(Attachment.complaint_id == complaint.id)
+                            .order_by(Attachment.id)):
+            files.setdefault(a.message_id or 0, []).append(shown.attachment(a))
+        if messages:
+            for a in db.scalars(select(Attachment).where(
+                    Attachment.message_id.in_([m.id for m in messages]),
+                    Attachment.complaint_id.is_(None)).order_by(Attachment.id)):
+                files.setdefault(a.message_id, []).append(shown.attachment(a))
     events = list(db.scalars(select(ComplaintEvent).where(ComplaintEvent.complaint_id == complaint.id)))
-    items = [{"at": m.created_at, "type": "message", "message": m,
-              "attachments": files.get(m.id, [])} for m in messages]
-    items += [{"at": e.created_at, "type": "event", "event": e} for e in events]
+    items = [{"at": m.created_at, "type": "message", "message": m, "text": shown.text(m.text),
+              "error": shown.detail(m.error), "attachments": files.get(m.id, [])} for m in messages]
+    items += [{"at": e.created_at, "type": "event", "event": e, "note": shown.detail(e.note)}
+              for e in events]
     if files.get(0):
         items.append({"at": complaint.created_at, "type": "files", "attachments": files[0]})
     items.sort(key=lambda i: (i["at"], 0 if i["type"] == "message" else 1))
     return items
 
 
+def with_scans(context: dict) -> dict:
+    """The case page's scanned letter: the pages with the words OCR read, masked like every
+    other text; none for the department a confidential complaint is about. Called once the
+    page's own session is closed (the letters area opens its own)."""
+    context["scans"] = _scans(context["c"], context["shown"])
+    return context
+
+
+def _scans(complaint: Complaint, shown: view.Shown) -> list[dict]:
+    from gateway.blueprints.letters import letter_scans  # the letters area owns the scans
+
+    if shown.hidden:
+        return []
+    pages = letter_scans(complaint)
+    for page in pages:
+        page["lines"] = [[{**w, "text": shown.text(w["text"])} for w in line] for line in page["lines"]]
+    return pages
+
+
 def case_context(db, complaint: Complaint, revealed: bool = False) -> dict:
-    hidden = view.identity_hidden(current_user, complaint)
+    hidden = scope.identity_hidden(current_user, complaint)
     citizen = db.get(Citizen, complaint.citizen_id)
     contacts = list(db.scalars(select(Contact).where(Contact.citizen_id == complaint.citizen_id)
                                .order_by(Contact.id)))
     show = revealed and not hidden
+    shown = view.Shown(hidden=hidden, revealed=show,
+                       known=[citizen.name, citizen.cnic, *(c.address for c in contacts)],
+                       places=[complaint.location_detail])
     name = None
     if citizen.name and not hidden:
-        name = citizen.name if show else citizen.name[:1] + "•••"
+        name = citizen.name if show else view.mask_name(citizen.name)
     identity = {
         "name": name,
         "cnic": None if hidden or not citizen.cnic else (citizen.cnic if show else view.mask_cnic(citizen.cnic)),
@@ -121,7 +146,13 @@ def case_context(db, complaint: Complaint, revealed: bool = False) -> dict:
     officers = [u for u in officers if u.role == "department_head" or complaint.district_code is None
                 or u.district_code == complaint.district_code]
     labels = view.labels(db)
-    return {"c": complaint, "items": _timeline(db, complaint), "identity": identity,
+    case = {"description": shown.text(complaint.description),
+            # Where the complainant lives or stood tells who they are: not for the accused.
+            "location": None if hidden else shown.text(complaint.location_detail),
+            "latitude": None if hidden else complaint.latitude,
+            "longitude": None if hidden else complaint.longitude}
+    return {"c": complaint, "case": case, "items": _timeline(db, complaint, shown),
+            "shown": shown, "identity": identity,
             "hidden": hidden, "revealed": show, "officers": officers, "labels": labels,
             "departments": sorted(labels.department.items(), key=lambda kv: kv[1]),
             "reveals": audit.reveals(db, complaint.id)[:5] if show else [],
@@ -138,14 +169,14 @@ def case(number: str):
         if not partial:
             context["live_since"] = live.Marks.now(db).token()
     template = "dashboard_case_live.html" if partial else "dashboard_case.html"
-    return render_template(template, **context)
+    return render_template(template, **with_scans(context))
 
 
 @bp.get("/cases/<number>/attachments/<int:attachment_id>")
 @require_roles(*view.DASHBOARD_ROLES)
 def attachment(number: str, attachment_id: int):
     rt = view.rt()
-    with rt.sessions() as db:
+    with transaction(rt.sessions) as db:
         complaint = view.find_case(db, number)
         found = db.get(Attachment, attachment_id)
         if found is None:
@@ -155,11 +186,15 @@ def attachment(number: str, attachment_id: int):
             owner = db.scalar(select(Message.complaint_id).where(Message.id == found.message_id))
         if owner != complaint.id:  # an attachment of another case is "not found" here
             abort(404)
+        if scope.identity_hidden(current_user, complaint):
+            abort(403)  # the complainant's files are not for the department they accuse
         root = rt.attachments_dir.resolve()
         path = (root / found.path).resolve()
         content_type, filename = found.content_type, found.filename
-    if root not in path.parents or not path.is_file():
-        abort(404)
+        if root not in path.parents or not path.is_file():
+            abort(404)
+        audit.record(db, audit.DOWNLOAD, user_id=current_user.id, complaint_id=complaint.id,
+                     remote_addr=request.remote_addr, attachment=found.id)
     inline = content_type.split("/")[0] in ("image", "audio") or content_type == "application/pdf"
     response = send_file(path, mimetype=content_type, as_attachment=not inline,
                          download_name=filename or path.name, max_age=0)

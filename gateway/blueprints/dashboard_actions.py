@@ -12,7 +12,7 @@ from conversation import casework
 from gateway import jobs
 from gateway.auth import require_roles
 from gateway.blueprints import dashboard_view as view
-from gateway.blueprints.dashboard import bp, case_context
+from gateway.blueprints.dashboard import bp, case_context, with_scans
 from storage import audit, lifecycle
 from storage.db import transaction
 from storage.models import Department, User
@@ -159,7 +159,7 @@ def reveal(number: str):
                      remote_addr=request.remote_addr)
     with rt.sessions() as db:
         context = case_context(db, view.find_case(db, number), revealed=True)
-    response = render_template("dashboard_case.html", **context)
+    response = render_template("dashboard_case.html", **with_scans(context))
     return response, 200, {"Cache-Control": "no-store"}
 
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -11,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage import scope, tracking
+from storage import pii, scope, tracking
 from storage.models import Category, Complaint, Department, District, User
 
 DASHBOARD_ROLES = ("officer", "department_head", "admin", "viewer")
@@ -84,25 +86,56 @@ def require_act() -> None:
 
 def identity_hidden(user, complaint: Complaint) -> bool:
     """A confidential complaint hides the complainant from the department it is about."""
-    return bool(complaint.confidential) and user.role in ("officer", "department_head") \
-        and user.department_code == complaint.department_code
+    return scope.identity_hidden(user, complaint)
 
 
-def mask_address(address: str) -> str:
-    """+923001234567 -> +92300•••••67; amina@example.org -> a•••@example.org."""
-    shown = address.removeprefix("sim:")
-    if "@" in shown:
-        local, _, domain = shown.partition("@")
-        return (local[:1] + "•••@" + domain) if local else "•••@" + domain
-    keep_head = 6 if shown.startswith("+") else 4
-    if len(shown) <= keep_head + 2:
-        return "•" * len(shown)
-    return shown[:keep_head] + "•" * (len(shown) - keep_head - 2) + shown[-2:]
+# Masking lives with the data it protects (storage.pii); the pages use it from here.
+mask_address, mask_cnic, mask_name = pii.mask_address, pii.mask_cnic, pii.mask_name
 
 
-def mask_cnic(cnic: str) -> str:
-    digits = [c for c in cnic if c.isdigit()]
-    return "•••••-•••••••-" + digits[-1] if digits else "•••"
+@dataclass(frozen=True)
+class Shown:
+    """How a case's texts reach one member of staff: masked until they reveal (phone
+    numbers, CNICs, emails and the complainant's own name and addresses); for the
+    department a confidential complaint is about, removed and never revealed."""
+
+    hidden: bool
+    revealed: bool
+    known: list = field(default_factory=list)
+    # Where the complainant lives or stood (the location they gave): removed, as a whole,
+    # from every text the accused department sees.
+    places: list = field(default_factory=list)
+
+    def text(self, value: str | None) -> str | None:
+        if not value:
+            return value
+        if self.hidden:
+            for place in self.places:
+                if place and place.strip():
+                    value = re.sub(re.escape(place.strip()), pii.REDACTED, value, flags=re.IGNORECASE)
+            return pii.redact(value, self.known)
+        return value if self.revealed else pii.mask(value, self.known)
+
+    def detail(self, value: str | None) -> str | None:
+        """Delivery errors and system notes: they name the address that failed."""
+        return self.text(value)
+
+    def attachment(self, a) -> dict:
+        return {"id": a.id, "content_type": a.content_type, "size": a.size,
+                "duration_seconds": a.duration_seconds, "filename": self.text(a.filename)}
+
+
+def shown_for(db: Session, user, complaint: Complaint, revealed: bool = False) -> Shown:
+    """How this complaint's texts reach ``user`` (see Shown): the complainant's own name,
+    CNIC and addresses are what is masked besides any number, CNIC or email."""
+    from storage.models import Citizen, Contact
+
+    hidden = scope.identity_hidden(user, complaint)
+    citizen = db.get(Citizen, complaint.citizen_id)
+    addresses = db.scalars(select(Contact.address).where(Contact.citizen_id == complaint.citizen_id)).all()
+    return Shown(hidden=hidden, revealed=revealed and not hidden,
+                 known=[citizen.name, citizen.cnic, *addresses] if citizen else list(addresses),
+                 places=[complaint.location_detail])
 
 
 class Labels:

@@ -50,7 +50,7 @@ from gateway import jobs
 from gateway.auth import require_roles
 from gateway.blueprints.dashboard_view import UI_LANGUAGES, ui_lang
 from gateway.letters_jobs import letters_dir, limits, read_letter
-from storage import scope, tracking
+from storage import audit, scope, tracking
 from storage.letters import (
     Letter,
     LetterPage,
@@ -261,17 +261,28 @@ def _letter_or_404(session: Session, letter_id: int) -> Letter:
     return letter
 
 
+def _downloaded(session: Session, letter: Letter, **detail: object) -> None:
+    """A scan is the complainant's file: refused to the department a confidential complaint
+    is about, and every download is written to the audit log."""
+    complaint = session.get(Complaint, letter.complaint_id) if letter.complaint_id else None
+    if complaint is not None and scope.identity_hidden(g.staff, complaint):
+        abort(403)
+    audit.record(session, audit.DOWNLOAD, user_id=g.staff.id, complaint_id=letter.complaint_id,
+                 remote_addr=request.remote_addr, letter=letter.id, **detail)
+
+
 @bp.get("/<int:letter_id>/pages/<int:number>")
 @require_roles()
 def page_image(letter_id: int, number: int):
     rt = _rt()
-    with rt.sessions() as session:
+    with _transaction(rt) as session:
         letter = _letter_or_404(session, letter_id)
         page = session.scalars(select(LetterPage).where(LetterPage.letter_id == letter.id,
                                                         LetterPage.number == number)).first()
         if page is None:
             abort(404)
         path = _inside(letters_dir(rt.settings), page.image_path)
+        _downloaded(session, letter, page=number)
     response = send_file(path, mimetype="image/png", max_age=0)
     response.headers["Cache-Control"] = "private, no-store"
     return response
@@ -281,9 +292,10 @@ def page_image(letter_id: int, number: int):
 @require_roles()
 def original(letter_id: int):
     rt = _rt()
-    with rt.sessions() as session:
+    with _transaction(rt) as session:
         letter = _letter_or_404(session, letter_id)
         path, content_type, name = _inside(letters_dir(rt.settings), letter.path), letter.content_type, letter.filename
+        _downloaded(session, letter, original=True)
     response = send_file(path, mimetype=content_type, as_attachment=True, download_name=name, max_age=0)
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -90,7 +90,7 @@ def thread():
             return jsonify(messages=[])
         rows = session.scalars(select(Message).where(Message.contact_id == contact.id)
                                .order_by(Message.id.desc()).limit(200)).all()
-        messages = [{"id": m.id, "direction": m.direction, "text": m.text, "status": m.status,
+        messages = [{"id": m.id, "direction": m.direction, "text": m.body, "status": m.status,
                      "kind": m.kind, "language": m.language, "error": m.error,
                      "at": m.created_at.isoformat()} for m in reversed(rows)]
     return jsonify(messages=messages)

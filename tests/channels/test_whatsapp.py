@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from conversation import catalog
+from storage import pii
 from storage.models import Complaint, Contact, Message
 from tests.channels.conftest import load_form
 
@@ -41,7 +42,8 @@ def test_a_text_message_is_stored_answered_with_empty_twiml_and_replied_to_in_a_
     assert message.status == "received" and replies(twilio.rt) == []  # the turn is a job
     raw = json.loads(message.raw)
     assert raw["WaId"] == "923001234567" and raw["I-Twilio-Idempotency-Token"].startswith("idem-")
-    assert message.payload["profile_name"] == "Ali Khan"
+    # The profile name is personal data: kept, but only encrypted.
+    assert message.payload["profile_name"] != "Ali Khan" and pii.unseal(message.payload["profile_name"]) == "Ali Khan"
     twilio.rt.queue.run_due()
     assert replies(twilio.rt)[0] == catalog.text("ask_district", "en")
     with twilio.rt.sessions() as s:

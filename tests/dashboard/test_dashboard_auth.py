@@ -64,3 +64,40 @@ def test_logout_without_the_csrf_token_is_refused(rt, app, staff):
 def test_staff_land_on_their_own_area(rt, app, staff):
     assert attempt(app.test_client(), "officer_psw", PASSWORD).headers["Location"] == "/dashboard/"
     assert attempt(app.test_client(), "clerk", PASSWORD).headers["Location"] == "/letters/"
+
+
+def test_the_first_admin_must_change_the_password_shown_at_set_up(tmp_path):
+    """Issue 10: the first administrator's password is not in any log, and it opens nothing
+    until it is changed."""
+    from gateway import runtime as rt_module
+    from gateway.app import create_app as make_app
+    from gateway.settings import load_settings
+    from storage.models import User
+    from tests.conftest import TEST_KEY
+    from tests.staff import csrf_token, sign_in
+
+    var = tmp_path / "var"
+    rt = rt_module.build(load_settings(var_dir=var, data_key=TEST_KEY, redis_url=None,
+                                       database_url=f"sqlite:///{var}/ikhtiyar.db", secret_key="s" * 32))
+    said: list[str] = []
+    rt_module.prepare(rt, say=said.append)
+    first = (var / rt_module.FIRST_PASSWORD_FILE).read_text().strip()
+    assert first not in " ".join(said)
+    app = make_app(rt)
+    app.config["TESTING"] = True
+    client = sign_in(app, "admin", first)
+    for path in ("/dashboard/", "/dashboard/province", "/letters/"):
+        response = client.get(path)
+        assert response.status_code == 302 and "/auth/password" in response.headers["Location"], path
+    token = csrf_token(client, "/auth/password")
+    short = client.post("/auth/password", data={"csrf_token": token, "current": first, "new": "short",
+                                                "again": "short"})
+    assert short.status_code == 422
+    changed = client.post("/auth/password?next=/dashboard/", data={
+        "csrf_token": token, "current": first, "new": "a long new passphrase", "again": "a long new passphrase"})
+    assert changed.status_code == 303 and changed.headers["Location"].endswith("/dashboard/")
+    assert client.get("/dashboard/").status_code == 200
+    with rt.sessions() as s:
+        admin = s.scalars(select(User).where(User.username == "admin")).one()
+        assert not admin.password_change_required
+    rt.engine.dispose()
