@@ -169,7 +169,9 @@ rt_module.prepare(rt, say=lambda _m: None)
 with rt.engine.connect() as conn:
     conn.execute(text("CREATE TABLE t (x int)"))
     conn.commit()
-    print(json.dumps({str(p): stat.S_IMODE(os.stat(p).st_mode) for p in [var, *var.rglob("*")]}))
+    keys = var.parent / "keys"  # generated keys live beside the database folder
+    print(json.dumps({str(p): stat.S_IMODE(os.stat(p).st_mode)
+                      for p in [var, *var.rglob("*"), keys, *keys.rglob("*")]}))
 """
     env = {k: v for k, v in os.environ.items() if not k.startswith("IKHTIYAR_")}
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "var")], env=env,
