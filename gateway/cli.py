@@ -100,28 +100,44 @@ def web() -> None:
 
 
 @main.command()
-@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
-def worker(burst: bool) -> None:
-    """An RQ worker for the jobs queued on Redis."""
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--queue", "queues", multiple=True,
+              type=click.Choice(["deliveries", "retries", "turns", "media", "ocr", "all"]),
+              help="A queue to work on (repeatable; in priority order). Default: every queue "
+                   "but ocr, which gets a worker of its own.")
+def worker(burst: bool, queues: tuple[str, ...]) -> None:
+    """An RQ worker for the jobs queued on Redis: warms up once, runs jobs in-process."""
+    from gateway.queue import DEFAULT_WORKER_QUEUES, QUEUES, worker_class
+
     rt = _runtime()
     if not rt.settings.redis_url:
         raise click.ClickException("IKHTIYAR_REDIS_URL: a worker needs Redis (serve runs jobs in-process)")
-    from rq import Worker
-
-    Worker([rt.queue.queue], connection=rt.queue.redis).work(burst=burst, with_scheduler=True)
+    chosen = QUEUES if "all" in queues else (queues or DEFAULT_WORKER_QUEUES)
+    rt.warm()
+    listen = [rt.queue.queues[q] for q in chosen]
+    worker_class()(listen, connection=rt.queue.redis).work(burst=burst, with_scheduler=True,
+                                                            logging_level=rt.settings.log_level.upper())
 
 
 @main.command()
-def scheduler() -> None:
-    """Periodic work: re-queue stalled messages and outbox retries; the SLA job."""
+@click.option("--once", is_flag=True, help="One round, then stop.")
+@click.option("--interval", default=30.0, show_default=True, help="Seconds between rounds.")
+def scheduler(once: bool, interval: float) -> None:
+    """Periodic work: re-queue stalled messages and outbox retries, replay the spool, the
+    SLA job. Safe to run on several machines: one leader works, the others wait."""
+    from gateway import jobs
+    from gateway.leader import Leadership
+
     rt = _runtime()
     rt.queue.start()
-    from gateway import jobs
-
+    leader = Leadership(rt)
     while True:
-        jobs.sweep()
-        _sla_sweep()
-        time.sleep(30)
+        if leader.acquire():
+            jobs.sweep()
+            _sla_sweep()
+        if once:
+            return
+        time.sleep(interval)
 
 
 @main.group()

@@ -1,11 +1,27 @@
-"""Job queue wiring: RQ on Redis when IKHTIYAR_REDIS_URL is set, else an in-process worker
-thread that runs the very same job functions."""
+"""Job queue wiring: RQ on Redis when IKHTIYAR_REDIS_URL is set, else in-process worker
+threads that run the very same job functions.
+
+Jobs go to one of five queues by what they do, so a reply never waits behind a backlog of
+turns and a hostile scan never delays a citizen:
+
+    deliveries  sending a reply (queued right after the turn commits)
+    retries     a delivery tried again after a transient error
+    turns       conversation turns
+    media       downloads of media and call recordings
+    ocr         reading scanned letters (its own worker process, or its own thread)
+
+A job is queued at most once while it waits: its id is derived from the function and its
+arguments (``process_inbound-42``), and a second ``enqueue`` of the same job before a worker has taken
+it is a no-op. The guard is lifted when a worker starts the job, so the sweeper can queue it
+again if that worker dies; every job is safe to run twice.
+"""
 
 from __future__ import annotations
 
 import heapq
 import itertools
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -13,67 +29,128 @@ from datetime import timedelta
 
 log = logging.getLogger("ikhtiyar.jobs")
 
+QUEUES = ("deliveries", "retries", "turns", "media", "ocr")
+# What `ikhtiyar worker` listens to without --queue: everything but OCR, in priority order
+# (RQ takes from the first non-empty queue). OCR gets its own worker so a slow scan never
+# holds up a citizen's reply.
+DEFAULT_WORKER_QUEUES = ("deliveries", "retries", "turns", "media")
+_ROUTES = {"process_inbound": "turns", "deliver": "deliveries", "fetch_message_media": "media",
+           "fetch_audio": "media", "read_letter": "ocr"}
+GUARD_TTL = 6 * 3600  # seconds: longer than any backlog we expect to drain
+JOB_TIMEOUT = 300
+
+
+def queue_for(func: Callable, delayed: bool = False) -> str:
+    """The queue a job function belongs to; a delayed delivery is a retry."""
+    name = _ROUTES.get(func.__name__, "turns")
+    return "retries" if delayed and name == "deliveries" else name
+
+
+def job_key(func: Callable, args: tuple) -> str:
+    """One id per unit of work: ``deliver-17``, ``process_inbound-42`` (RQ takes letters,
+    digits, dashes and underscores)."""
+    return "-".join([func.__name__, *(re.sub(r"[^A-Za-z0-9_]", "_", str(a)) for a in args)])
+
 
 class InProcessQueue:
-    """One worker thread; delayed jobs wait in a heap. Jobs are looked up by dotted name,
-    as RQ does, so both queues run the same functions."""
+    """Two worker threads (jobs, and OCR apart); delayed jobs wait in a heap. Jobs are
+    looked up by dotted name, as RQ does, so both queues run the same functions."""
+
+    LANES = ("jobs", "ocr")
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Callable, tuple]] = []
+        self._heaps: dict[str, list[tuple[float, int, int, Callable, tuple]]] = {
+            lane: [] for lane in self.LANES}
         self._count = itertools.count()
         self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
+        self._threads: dict[str, threading.Thread] = {}
         self._stop = False
         self._busy = 0
+        self._waiting: set[str] = set()
+
+    @staticmethod
+    def _lane(func: Callable) -> str:
+        return "ocr" if queue_for(func) == "ocr" else "jobs"
 
     def enqueue(self, func: Callable, *args) -> None:
-        self.enqueue_in(0, func, *args)
+        self._push(0, func, args, dedupe=True)
 
     def enqueue_in(self, seconds: float, func: Callable, *args) -> None:
+        self._push(seconds, func, args, dedupe=False)
+
+    def _push(self, seconds: float, func: Callable, args: tuple, dedupe: bool) -> None:
+        key = job_key(func, args)
         with self._cond:
-            heapq.heappush(self._heap, (time.monotonic() + seconds, next(self._count), func, args))
-            self._cond.notify()
+            if dedupe and key in self._waiting:
+                return
+            if dedupe:
+                self._waiting.add(key)
+            # Deliveries first, then turns, at equal due times: a reply never waits behind turns.
+            rank = QUEUES.index(queue_for(func, delayed=not dedupe))
+            heapq.heappush(self._heaps[self._lane(func)],
+                           (time.monotonic() + seconds, rank, next(self._count), func, args))
+            self._cond.notify_all()
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="ikhtiyar-worker", daemon=True)
-            self._thread.start()
+        for lane in self.LANES:
+            if lane not in self._threads:
+                thread = threading.Thread(target=self._work, args=(lane,),
+                                          name=f"ikhtiyar-{lane}", daemon=True)
+                self._threads[lane] = thread
+                thread.start()
 
     def stop(self) -> None:
         with self._cond:
             self._stop = True
-            self._cond.notify()
+            self._cond.notify_all()
+
+    def _pop(self, lane: str, now: float):
+        heap = self._heaps[lane]
+        if not heap or heap[0][0] > now:
+            return None
+        # Among the jobs due now, the most urgent queue first.
+        due = [item for item in heap if item[0] <= now]
+        best = min(due, key=lambda item: (item[1], item[2]))
+        heap.remove(best)
+        heapq.heapify(heap)
+        _, _, _, func, args = best
+        self._waiting.discard(job_key(func, args))
+        return func, args
 
     def run_due(self) -> int:
         """Run every job that is due now, in this thread (tests and scripts)."""
         done = 0
         while True:
             with self._cond:
-                if not self._heap or self._heap[0][0] > time.monotonic():
-                    return done
-                _, _, func, args = heapq.heappop(self._heap)
-            _run(func, args)
+                now = time.monotonic()
+                job = self._pop("jobs", now) or self._pop("ocr", now)
+            if job is None:
+                return done
+            _run(*job)
             done += 1
 
     def pending(self) -> int:
         with self._cond:
-            return len(self._heap) + self._busy
+            return sum(map(len, self._heaps.values())) + self._busy
 
     def ping(self) -> bool:
-        return self._thread is None or self._thread.is_alive()
+        return all(t.is_alive() for t in self._threads.values())
 
-    def _work(self) -> None:
+    def _work(self, lane: str) -> None:
+        heap = self._heaps[lane]
         while True:
             with self._cond:
-                while not self._stop and (not self._heap or self._heap[0][0] > time.monotonic()):
-                    timeout = self._heap[0][0] - time.monotonic() if self._heap else None
+                while True:
+                    if self._stop:
+                        return
+                    job = self._pop(lane, time.monotonic())
+                    if job is not None:
+                        break
+                    timeout = heap[0][0] - time.monotonic() if heap else None
                     self._cond.wait(timeout)
-                if self._stop:
-                    return
-                _, _, func, args = heapq.heappop(self._heap)
                 self._busy += 1
             try:
-                _run(func, args)
+                _run(*job)
             finally:
                 with self._cond:
                     self._busy -= 1
@@ -93,21 +170,70 @@ class RQQueue:
         from redis import Redis
         from rq import Queue
 
-        self.redis = Redis.from_url(redis_url)
-        self.queue = Queue(name, connection=self.redis)
+        self.redis = Redis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5,
+                                    health_check_interval=30)
+        self.prefix = name
+        self.queues = {q: Queue(f"{name}-{q}", connection=self.redis) for q in QUEUES}
+
+    @property
+    def queue(self):
+        """The turns queue (what a single-queue caller means)."""
+        return self.queues["turns"]
+
+    def names(self, which: tuple[str, ...] = QUEUES) -> list[str]:
+        return [self.queues[q].name for q in which]
+
+    def guard(self, job_id: str) -> str:
+        return f"ikhtiyar:queued:{self.prefix}:{job_id}"
 
     def enqueue(self, func: Callable, *args) -> None:
-        self.queue.enqueue(func, *args, job_timeout=300, result_ttl=0, failure_ttl=7 * 86400)
+        job_id = job_key(func, args)
+        # SET NX: only the first of concurrent enqueues of this job puts it on the queue.
+        if not self.redis.set(self.guard(job_id), 1, nx=True, ex=GUARD_TTL):
+            return
+        try:
+            self.queues[queue_for(func)].enqueue(func, *args, job_id=job_id, job_timeout=JOB_TIMEOUT,
+                                                 result_ttl=0, failure_ttl=7 * 86400)
+        except Exception:
+            self.redis.delete(self.guard(job_id))
+            raise
 
     def enqueue_in(self, seconds: float, func: Callable, *args) -> None:
-        self.queue.enqueue_in(timedelta(seconds=seconds), func, *args, job_timeout=300,
-                              result_ttl=0, failure_ttl=7 * 86400)
+        # A retry has an id of its own: the job that schedules it is still running under
+        # the plain id, and RQ would drop the retry with it when it finishes.
+        job_id = f"{job_key(func, args)}-at-{time.time_ns()}"
+        self.queues[queue_for(func, delayed=True)].enqueue_in(
+            timedelta(seconds=seconds), func, *args, job_id=job_id, job_timeout=JOB_TIMEOUT,
+            result_ttl=0, failure_ttl=7 * 86400)
+
+    def depths(self) -> dict[str, int]:
+        return {q: queue.count for q, queue in self.queues.items()}
 
     def start(self) -> None:  # workers are separate processes
         pass
 
     def ping(self) -> bool:
         return bool(self.redis.ping())
+
+
+def worker_class():
+    """RQ's non-forking worker, lifting a job's enqueue guard when it starts (see above).
+
+    A forking worker would run every job in a fresh process that has warmed nothing: the
+    message catalog, the engine, the senders and the database connection built again for
+    every job (100+ ms each). This one warms once and runs each job in-process.
+    """
+    from rq import SimpleWorker
+
+    class Worker(SimpleWorker):
+        guard_prefix = "ikhtiyar:queued"
+
+        def perform_job(self, job, queue, execution=None):
+            prefix = queue.name.rsplit("-", 1)[0]
+            self.connection.delete(f"{self.guard_prefix}:{prefix}:{job.id}")
+            return super().perform_job(job, queue, execution)
+
+    return Worker
 
 
 def make_queue(redis_url: str | None, name: str):
