@@ -33,6 +33,9 @@ def _runtime(prepare: bool = False):
             raise click.ClickException(str(exc)) from None
         raise
     jobs.install(rt)
+    from gateway import spool
+
+    spool.install(rt)  # this process replays what it or its siblings spooled
     return rt
 
 

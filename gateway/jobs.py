@@ -194,6 +194,9 @@ def sweep(stale_seconds: float = 60.0) -> int:
     messages stored but not handled (Redis was down, or a worker died mid-turn), letters
     not yet read, call recordings not yet fetched."""
     rt = runtime()
+    from gateway import spool
+
+    spool.replay(rt)  # what the webhooks spooled while the database was down, first
     cutoff = utcnow() - timedelta(seconds=stale_seconds)
     with rt.sessions() as session:
         outbound = due_outbound(session, before=cutoff)

@@ -53,6 +53,9 @@ def make_engine(url: str, **kwargs) -> Engine:
     # fails anyway is invalidated by SQLAlchemy, and the caller's one retry (``retrying``)
     # or the job's next run gets a fresh one.
     kwargs.setdefault("pool_recycle", 1800)
+    # An unreachable server (a cut network) fails in seconds, not minutes: the webhook
+    # spools the message well within Twilio's 15 s.
+    kwargs.setdefault("connect_args", {"connect_timeout": 5})
     engine = create_engine(url, **kwargs)
     event.listen(engine, "checkin", _stamp_checkin)
     event.listen(engine, "checkout", _ping_if_idle)
