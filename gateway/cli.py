@@ -95,11 +95,31 @@ def serve() -> None:
 
 
 @main.command()
-def web() -> None:
+@click.option("--workers", default=1, show_default=True,
+              help="Server processes (gunicorn when more than 1; waitress threads otherwise).")
+@click.option("--threads", default=8, show_default=True, help="Threads per server process.")
+def web(workers: int, threads: int) -> None:
     """The web process only (webhooks, dashboards, simulator)."""
     rt = _runtime(prepare=True)
-    rt.queue.start()  # without Redis the web process runs its own worker thread
-    _serve_http(rt)
+    if workers <= 1:
+        rt.queue.start()  # without Redis the web process runs its own worker thread
+        _serve_http(rt, threads=threads)
+        return
+    if not rt.settings.redis_url:
+        raise click.ClickException("--workers: several server processes need IKHTIYAR_REDIS_URL "
+                                   "(each would run jobs of its own otherwise)")
+    import os
+    import shutil
+
+    gunicorn = shutil.which("gunicorn")
+    if gunicorn is None:
+        raise click.ClickException("--workers: install gunicorn (pip install gunicorn)")
+    rt.engine.dispose()  # the workers open their own connections
+    click.echo(f"Ikhtiyar web: {workers} gunicorn workers x {threads} threads on {rt.settings.web_listen}")
+    os.execv(gunicorn, [gunicorn, "--workers", str(workers), "--threads", str(threads),  # noqa: S606
+                        "--worker-class", "gthread", "--bind", rt.settings.web_listen,
+                        "--graceful-timeout", "20",
+                        "gateway.wsgi:app"])
 
 
 @main.command()
