@@ -82,7 +82,7 @@ def process_inbound(message_id: int) -> list[int]:
     return ids
 
 
-STUCK_SENDING_S = 120.0  # a claim older than this without an outcome: its worker died
+STUCK_SENDING_S = 60.0  # a claim older than this (4x Twilio's HTTP timeout) without an outcome: its worker died
 
 
 def deliver(message_id: int, recover: bool = False) -> str | None:
@@ -189,7 +189,7 @@ def _record(rt: rt_module.Runtime, message_id: int, carried_ids: list[int],
     return status
 
 
-def sweep(stale_seconds: float = 60.0) -> int:
+def sweep(stale_seconds: float = 20.0) -> int:
     """Re-queue what a lost job left behind: outbox rows whose retry is due, inbound
     messages stored but not handled (Redis was down, or a worker died mid-turn), letters
     not yet read, call recordings not yet fetched."""
