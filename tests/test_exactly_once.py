@@ -215,3 +215,40 @@ def test_a_worker_runs_its_jobs_in_its_own_warm_process_and_replies_go_first(rt,
         reply = s.scalars(select(Message).where(Message.direction == "out")).one()
         assert reply.status == "delivered"
     assert "deliveries" in out  # the reply went through its own queue
+
+
+def _token(rt, username: str, role: str) -> str:
+    from gateway.passwords import new_token
+    from tests.staff import ensure_user
+
+    with rt.sessions() as s, s.begin():
+        user = ensure_user(s, username, role, "POLICE" if role == "officer" else None,
+                           "PSW" if role == "officer" else None, "x")
+        token, digest = new_token()
+        user.token_hash = digest
+    return token
+
+
+def test_a_dead_letter_is_listed_for_the_operator_and_can_be_retried(rt, monkeypatch):
+    from channels.delivery import PermanentError
+    from gateway.app import create_app
+
+    def refuses(_outgoing):
+        raise PermanentError("21610 Attempt to send to unsubscribed recipient")
+    monkeypatch.setattr(registry, "sender_for", lambda channel, _settings: refuses)
+    message_id = _queued(rt)
+    assert jobs.deliver(message_id) == "failed"
+    client = create_app(rt).test_client()
+    officer = {"Authorization": f"Bearer {_token(rt, 'dead_letter_officer', 'officer')}"}
+    assert client.post(f"/ops/outbox/{message_id}/retry", headers=officer).status_code == 403
+    with rt.sessions() as s:
+        assert s.get(Message, message_id).status == "failed"  # refused: nothing changed
+    admin = {"Authorization": f"Bearer {_token(rt, 'dead_letter_admin', 'admin')}"}
+    listed = client.get("/ops/outbox/failed", headers=admin).json["failed"]
+    assert [(m["id"], m["error"]) for m in listed] == [(message_id, "21610 Attempt to send to unsubscribed recipient")]
+    monkeypatch.undo()
+    assert client.post(f"/ops/outbox/{message_id}/retry", headers=admin).status_code == 202
+    rt.queue.run_due()
+    with rt.sessions() as s:
+        assert s.get(Message, message_id).status == "delivered"  # the log sender, this time
+    assert client.get("/ops/outbox/failed", headers=admin).json["failed"] == []

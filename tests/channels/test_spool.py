@@ -50,6 +50,8 @@ def test_a_whatsapp_message_is_spooled_while_the_database_is_down_and_stored_onc
     assert spool.pending(up.settings) > 0
     ready = create_app(down).test_client().get("/readyz")
     assert ready.status_code == 200 and ready.json["status"] == "degraded"
+    scraped = create_app(down).test_client().get("/metrics").get_data(as_text=True)
+    assert f"ikhtiyar_spool_bytes {float(spool.pending(up.settings))}" in scraped
     assert _count(up) == 0
     # Twilio retries the same message meanwhile; the database is back for this one.
     assert Twilio(up).post("/webhooks/twilio/whatsapp", form).status_code == 200
