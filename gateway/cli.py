@@ -163,6 +163,43 @@ def scheduler(once: bool, interval: float) -> None:
         time.sleep(interval)
 
 
+@main.command()
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="The archive to write (tar.gz).")
+def backup(out: str) -> None:
+    """The database and the var folder's files (attachments, scans, recordings) in one archive."""
+    from pathlib import Path
+
+    from gateway.backup import BackupError
+    from gateway.backup import backup as write_backup
+
+    rt = _runtime()
+    try:
+        manifest = write_backup(rt, Path(out))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"backup of the {manifest['dialect']} database and {', '.join(manifest['folders']) or 'no files'} "
+               f"written to {out}")
+
+
+@main.command()
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False))
+def restore(archive: str) -> None:
+    """Restore a backup into the configured database and var folder (stop the other processes
+    first); checks that the data key in use can read it."""
+    from pathlib import Path
+
+    from gateway.backup import BackupError
+    from gateway.backup import restore as read_backup
+
+    rt = _runtime()
+    try:
+        read_backup(rt, Path(archive))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("restored; the data key decrypts the restored data")
+
+
 @main.group()
 def db() -> None:
     """Database schema."""
