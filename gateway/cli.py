@@ -22,8 +22,9 @@ def _runtime(prepare: bool = False):
 
     try:
         settings = load_settings()
-        logging.basicConfig(level=settings.log_level.upper(),
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        from gateway.logs import configure as configure_logs
+
+        configure_logs(settings.log_level)
         rt = rt_module.build(settings, warn=lambda m: click.echo(m, err=True))
         rt.queue = make_queue(settings.redis_url, settings.queue_name)
         if prepare:

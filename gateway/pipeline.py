@@ -20,5 +20,6 @@ def receive(rt: Runtime, inbound: InboundMessage) -> tuple[int, bool]:
         try:
             rt.queue.enqueue(jobs.process_inbound, message_id)
         except Exception:  # the message is on disk: the sweeper will queue its turn
-            jobs.log.exception("could not queue message %s; the sweeper will retry", message_id)
+            jobs.log.exception("could not queue message %s; the sweeper will retry", message_id,
+                               extra={"message_id": message_id})
     return message_id, new
