@@ -204,12 +204,13 @@ def sweep(stale_seconds: float = 20.0) -> int:
         inbound = session.scalars(
             select(Message.id).where(Message.direction == "in", Message.status == "received",
                                      Message.created_at < cutoff).order_by(Message.id).limit(500)).all()
+    requeue = getattr(rt.queue, "enqueue_again", rt.queue.enqueue)  # past a lost job's guard
     for mid in inbound:
-        rt.queue.enqueue(process_inbound, mid)
+        requeue(process_inbound, mid)
     for mid in outbound:
-        rt.queue.enqueue(deliver, mid)
+        requeue(deliver, mid)
     for mid in stuck:
-        rt.queue.enqueue(deliver, mid, True)
+        requeue(deliver, mid, True)
     # The channels' own lost work: OCR of uploaded letters, downloads of call recordings.
     from gateway import letters_jobs, voice_jobs
 

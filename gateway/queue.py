@@ -25,7 +25,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 log = logging.getLogger("ikhtiyar.jobs")
 
@@ -38,6 +38,7 @@ _ROUTES = {"process_inbound": "turns", "deliver": "deliveries", "fetch_message_m
            "fetch_audio": "media", "read_letter": "ocr"}
 GUARD_TTL = 6 * 3600  # seconds: longer than any backlog we expect to drain
 JOB_TIMEOUT = 300
+STALLED_AFTER_S = 60
 
 
 def queue_for(func: Callable, delayed: bool = False) -> str:
@@ -77,6 +78,10 @@ class InProcessQueue:
 
     def enqueue_in(self, seconds: float, func: Callable, *args) -> None:
         self._push(seconds, func, args, dedupe=False)
+
+    def enqueue_again(self, func: Callable, *args) -> None:
+        """For the sweeps (a job here is lost only with its process, queue and all)."""
+        self.enqueue(func, *args)
 
     def _push(self, seconds: float, func: Callable, args: tuple, dedupe: bool) -> None:
         key = job_key(func, args)
@@ -197,6 +202,34 @@ class RQQueue:
         except Exception:
             self.redis.delete(self.guard(job_id))
             raise
+
+    def enqueue_again(self, func: Callable, *args) -> None:
+        """For the sweeps: queue the job unless it is really waiting or running. A worker
+        killed between taking a job and starting it leaves the job's guard behind; this
+        looks past a guard whose job is gone."""
+        job_id = job_key(func, args)
+        if self.redis.exists(self.guard(job_id)) and self._alive(job_id, queue_for(func)):
+            return
+        self.redis.delete(self.guard(job_id))
+        self.enqueue(func, *args)
+
+    def _alive(self, job_id: str, queue: str) -> bool:
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job, JobStatus
+
+        try:
+            job = Job.fetch(job_id, connection=self.redis)
+        except NoSuchJobError:
+            return False
+        status = job.get_status(refresh=False)
+        if status in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
+            return self.redis.lpos(self.queues[queue].key, job_id) is not None
+        if status == JobStatus.STARTED and job.started_at is not None:
+            # Turns and deliveries take milliseconds; one "started" this long ago lost its worker.
+            limit = JOB_TIMEOUT if queue == "ocr" else STALLED_AFTER_S
+            age = (datetime.now(UTC) - job.started_at.replace(tzinfo=UTC)).total_seconds()
+            return age < limit
+        return False
 
     def enqueue_in(self, seconds: float, func: Callable, *args) -> None:
         # A retry has an id of its own: the job that schedules it is still running under

@@ -252,3 +252,25 @@ def test_a_dead_letter_is_listed_for_the_operator_and_can_be_retried(rt, monkeyp
     with rt.sessions() as s:
         assert s.get(Message, message_id).status == "delivered"  # the log sender, this time
     assert client.get("/ops/outbox/failed", headers=admin).json["failed"] == []
+
+
+@postgres_only
+def test_a_job_lost_with_a_worker_killed_as_it_took_it_is_queued_again_by_the_sweep(rt, redis_url):
+    rt.queue = RQQueue(redis_url, f"ikhtiyar-test-{uuid.uuid4().hex[:8]}")
+    turns = rt.queue.queues["turns"]
+    try:
+        receive(rt, InboundMessage("sms", "SM-lost-1", "+923001230000", "hi"))
+        assert turns.count == 1
+        rt.queue.redis.lpop(turns.key)  # a worker took it off the queue and died at once
+        jobs.sweep(stale_seconds=0)
+        assert turns.job_ids == [f"process_inbound-{_inbound_id(rt)}"]
+        jobs.sweep(stale_seconds=0)  # waiting again: not queued twice
+        assert turns.count == 1
+    finally:
+        for queue in rt.queue.queues.values():
+            queue.empty()
+
+
+def _inbound_id(rt) -> int:
+    with rt.sessions() as s:
+        return s.scalar(select(Message.id).where(Message.direction == "in"))
