@@ -60,8 +60,9 @@ class InProcessQueue:
     LANES = ("jobs", "ocr")
 
     def __init__(self) -> None:
-        self._heaps: dict[str, list[tuple[float, int, int, Callable, tuple]]] = {
-            lane: [] for lane in self.LANES}
+        # Per lane, one heap per queue (in priority order), each by due time.
+        self._heaps: dict[str, dict[str, list[tuple[float, int, Callable, tuple]]]] = {
+            lane: {q: [] for q in QUEUES} for lane in self.LANES}
         self._count = itertools.count()
         self._cond = threading.Condition()
         self._threads: dict[str, threading.Thread] = {}
@@ -90,10 +91,8 @@ class InProcessQueue:
                 return
             if dedupe:
                 self._waiting.add(key)
-            # Deliveries first, then turns, at equal due times: a reply never waits behind turns.
-            rank = QUEUES.index(queue_for(func, delayed=not dedupe))
-            heapq.heappush(self._heaps[self._lane(func)],
-                           (time.monotonic() + seconds, rank, next(self._count), func, args))
+            heapq.heappush(self._heaps[self._lane(func)][queue_for(func, delayed=not dedupe)],
+                           (time.monotonic() + seconds, next(self._count), func, args))
             self._cond.notify_all()
 
     def start(self) -> None:
@@ -110,17 +109,17 @@ class InProcessQueue:
             self._cond.notify_all()
 
     def _pop(self, lane: str, now: float):
-        heap = self._heaps[lane]
-        if not heap or heap[0][0] > now:
-            return None
-        # Among the jobs due now, the most urgent queue first.
-        due = [item for item in heap if item[0] <= now]
-        best = min(due, key=lambda item: (item[1], item[2]))
-        heap.remove(best)
-        heapq.heapify(heap)
-        _, _, _, func, args = best
-        self._waiting.discard(job_key(func, args))
-        return func, args
+        # Among the jobs due now, the most urgent queue's first: a reply never waits behind turns.
+        for heap in self._heaps[lane].values():
+            if heap and heap[0][0] <= now:
+                _, _, func, args = heapq.heappop(heap)
+                self._waiting.discard(job_key(func, args))
+                return func, args
+        return None
+
+    def _next_due(self, lane: str) -> float | None:
+        dues = [heap[0][0] for heap in self._heaps[lane].values() if heap]
+        return min(dues) if dues else None
 
     def run_due(self) -> int:
         """Run every job that is due now, in this thread (tests and scripts)."""
@@ -136,13 +135,12 @@ class InProcessQueue:
 
     def pending(self) -> int:
         with self._cond:
-            return sum(map(len, self._heaps.values())) + self._busy
+            return sum(len(h) for lane in self._heaps.values() for h in lane.values()) + self._busy
 
     def ping(self) -> bool:
         return all(t.is_alive() for t in self._threads.values())
 
     def _work(self, lane: str) -> None:
-        heap = self._heaps[lane]
         while True:
             with self._cond:
                 while True:
@@ -151,8 +149,8 @@ class InProcessQueue:
                     job = self._pop(lane, time.monotonic())
                     if job is not None:
                         break
-                    timeout = heap[0][0] - time.monotonic() if heap else None
-                    self._cond.wait(timeout)
+                    due = self._next_due(lane)
+                    self._cond.wait(None if due is None else max(0.0, due - time.monotonic()))
                 self._busy += 1
             try:
                 _run(*job)

@@ -274,3 +274,24 @@ def test_a_job_lost_with_a_worker_killed_as_it_took_it_is_queued_again_by_the_sw
 def _inbound_id(rt) -> int:
     with rt.sessions() as s:
         return s.scalar(select(Message.id).where(Message.direction == "in"))
+
+
+def test_in_serve_a_waiting_reply_goes_before_a_backlog_of_turns_and_a_turn_is_queued_once():
+    from gateway.queue import InProcessQueue
+
+    ran = []
+
+    def process_inbound(message_id):
+        ran.append(("turn", message_id))
+
+    def deliver(message_id):
+        ran.append(("reply", message_id))
+
+    queue = InProcessQueue()
+    for n in range(3):
+        queue.enqueue(process_inbound, n)
+        queue.enqueue(process_inbound, n)  # the sweep finds it again while it waits
+    queue.enqueue(deliver, 7)
+    assert queue.pending() == 4
+    queue.run_due()
+    assert ran == [("reply", 7), ("turn", 0), ("turn", 1), ("turn", 2)]
