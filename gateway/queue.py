@@ -84,6 +84,8 @@ class InProcessQueue:
         """For the sweeps (a job here is lost only with its process, queue and all)."""
         self.enqueue(func, *args)
 
+    enqueue_new = enqueue
+
     def _push(self, seconds: float, func: Callable, args: tuple, dedupe: bool) -> None:
         key = job_key(func, args)
         with self._cond:
@@ -200,6 +202,17 @@ class RQQueue:
         except Exception:
             self.redis.delete(self.guard(job_id))
             raise
+
+    def enqueue_new(self, func: Callable, *args) -> None:
+        """``enqueue`` for work that has just come into being (a message stored a moment
+        ago): nothing can have queued it yet, so the guard is set without asking, and the
+        whole enqueue is one round trip to Redis (the webhook's path)."""
+        job_id = job_key(func, args)
+        with self.redis.pipeline() as pipe:
+            self.queues[queue_for(func)].enqueue_call(func, args=args, job_id=job_id, timeout=JOB_TIMEOUT,
+                                                      result_ttl=0, failure_ttl=7 * 86400, pipeline=pipe)
+            pipe.set(self.guard(job_id), 1, ex=GUARD_TTL)  # after RQ's MULTI, in the same round trip
+            pipe.execute()
 
     def enqueue_again(self, func: Callable, *args) -> None:
         """For the sweeps: queue the job unless it is really waiting or running. A worker
