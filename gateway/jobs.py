@@ -104,7 +104,7 @@ def deliver(message_id: int, recover: bool = False) -> str | None:
                                                      if k != "_simulated"})
     outcome: Delivered | Exception
     try:
-        found = _already_sent(send, outgoing, since) if recover else None
+        found = _already_sent(rt, send, outgoing, since) if recover else None
         outcome = found or send(outgoing)
     except (TransientError, PermanentError) as exc:
         outcome = exc
@@ -153,10 +153,23 @@ def _claim(rt: rt_module.Runtime, message_id: int, recover: bool):
         return outgoing, [row.id for row in carried], since
 
 
-def _already_sent(send, outgoing: Outgoing, since: datetime | None) -> Delivered | None:
-    """Whether the provider took this message before its worker died (None: send it)."""
+def _already_sent(rt: rt_module.Runtime, send, outgoing: Outgoing,
+                  since: datetime | None) -> Delivered | None:
+    """Whether the provider took this message before its worker died (None: send it):
+    a message it has for the recipient, with this text, since the claim, and not already
+    recorded as another row's (the same text can go to one citizen twice)."""
     find = getattr(send, "find_sent", None)
-    return find(outgoing, since) if find and since else None
+    candidates = find(outgoing, since) if find and since else []
+    if not candidates:
+        return None
+    with rt.sessions() as session:
+        owned = set(session.scalars(select(Message.provider_id).where(
+            Message.channel.in_((outgoing.channel, "sms", "whatsapp")), Message.direction == "out",
+            Message.provider_id.in_([c.provider_id for c in candidates]))))
+    found = [c for c in candidates if c.provider_id not in owned]
+    if found:
+        log.info("outbox row already at the provider as %s; not sending again", found[0].provider_id)
+    return found[0] if found else None
 
 
 def _record(rt: rt_module.Runtime, message_id: int, carried_ids: list[int],

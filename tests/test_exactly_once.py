@@ -295,3 +295,20 @@ def test_in_serve_a_waiting_reply_goes_before_a_backlog_of_turns_and_a_turn_is_q
     assert queue.pending() == 4
     queue.run_due()
     assert ran == [("reply", 7), ("turn", 0), ("turn", 1), ("turn", 2)]
+
+
+@postgres_only
+def test_a_stuck_row_whose_text_the_citizen_already_got_once_is_still_sent(rt, monkeypatch):
+    fake = FakeTwilio()
+    _twilio_sender(monkeypatch, fake)
+    first = _queued(rt, text="Welcome to the complaints line")
+    assert jobs.deliver(first) == "sent"
+    second = _queued(rt, text="Welcome to the complaints line")  # the same words, a new message
+    with rt.sessions() as s, s.begin():  # claimed by a worker that died before calling Twilio
+        s.execute(update(Message).where(Message.id == second).values(
+            status="sending", idempotency_key=f"out:{second}", updated_at=utcnow() - timedelta(seconds=70)))
+    jobs.sweep(stale_seconds=0)
+    rt.queue.run_due()
+    assert len(fake.sent) == 2
+    with rt.sessions() as s:
+        assert [s.get(Message, i).provider_id for i in (first, second)] == [f"SM{1:032d}", f"SM{2:032d}"]

@@ -95,10 +95,11 @@ class TwilioSender:
             raise classify(exc) from exc
         return Delivered(provider_id=message.sid, status="sent")
 
-    def find_sent(self, outgoing: Outgoing, since: datetime) -> Delivered | None:
-        """The message Twilio already has for this outbox row, if its worker died before
+    def find_sent(self, outgoing: Outgoing, since: datetime) -> list[Delivered]:
+        """What Twilio may already have for this outbox row, if its worker died before
         recording the answer: Twilio's messages to the recipient since the claim, with the
-        same body. Asked through the twilio library; a failure to ask is transient."""
+        same body (the caller sets aside those another row already owns: a citizen can get
+        the same text twice). Asked through the twilio library; a failure to ask is transient."""
         kwargs = (sms.create_kwargs(outgoing, self.settings) if self.channel == "sms"
                   else whatsapp.create_kwargs(outgoing, self.settings))
         body, to = kwargs.get("body"), kwargs["to"]
@@ -110,8 +111,6 @@ class TwilioSender:
                      if m.date_created is None or m.date_created >= after]
         except Exception as exc:
             raise classify(exc) from exc
-        for message in sent:
-            if body is None or (message.body or "").strip() == body.strip():
-                log.info("outbox row already at Twilio as %s; not sending again", message.sid)
-                return Delivered(provider_id=message.sid, status="sent")
-        return None
+        found = {m.sid: Delivered(provider_id=m.sid, status="sent") for m in sent
+                 if body is None or (m.body or "").strip() == body.strip()}
+        return list(found.values())
