@@ -37,7 +37,7 @@ from gateway import runtime as rt_module
 from gateway.queue import InProcessQueue
 from gateway.settings import load_settings
 
-FIXTURES = Path(__file__).resolve().parent.parent / "channels" / "email" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "email"
 ADDRESS = "complaints@ikhtiyar.localhost"
 
 

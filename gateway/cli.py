@@ -15,7 +15,7 @@ from sqlalchemy import select
 from gateway.settings import SettingsError, load_settings
 
 
-def _runtime(prepare: bool = False):
+def _runtime(prepare: bool = False, check_schema: bool = True):
     from gateway import jobs
     from gateway import runtime as rt_module
     from gateway.queue import make_queue
@@ -29,6 +29,8 @@ def _runtime(prepare: bool = False):
         rt.queue = make_queue(settings.redis_url, settings.queue_name)
         if prepare:
             rt_module.prepare(rt, say=click.echo)
+        elif check_schema:
+            _require_current_schema(rt)
     except (SettingsError, Exception) as exc:
         if isinstance(exc, SettingsError):
             raise click.ClickException(str(exc)) from None
@@ -40,7 +42,30 @@ def _runtime(prepare: bool = False):
     return rt
 
 
+def _require_current_schema(rt) -> None:
+    """Only `db upgrade`, `serve` and `web` migrate and load the reference data (each start
+    of the others would repeat them); the others refuse a schema that is not up to date."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from storage import db
+
+    heads = set(ScriptDirectory.from_config(db.alembic_config(rt.engine)).get_heads())
+    quiet = logging.getLogger("alembic.runtime.migration")  # no "Context impl" lines: nothing runs
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
+    try:
+        with rt.engine.connect() as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+    finally:
+        quiet.setLevel(level)
+    if current != heads:
+        raise click.ClickException("the database schema is missing or not up to date: "
+                                   "run `ikhtiyar db upgrade` first")
+
+
 @click.group()
+@click.version_option(package_name="ikhtiyar", prog_name="ikhtiyar")
 def main() -> None:
     """Ikhtiyar: citizens' complaints from WhatsApp, SMS, phone, email and letters."""
 
@@ -193,7 +218,7 @@ def restore(archive: str) -> None:
     from gateway.backup import BackupError
     from gateway.backup import restore as read_backup
 
-    rt = _runtime()
+    rt = _runtime(check_schema=False)  # an empty database is what a restore is for
     try:
         read_backup(rt, Path(archive))
     except BackupError as exc:
@@ -234,7 +259,7 @@ def users_create(name: str, role: str, department: str | None, district: str | N
     from storage.db import transaction
     from storage.models import Department, District, User
 
-    rt = _runtime(prepare=True)
+    rt = _runtime()
     if role in ("officer", "department_head") and not department:
         raise click.ClickException(f"--department: a {role} needs a department code")
     if role == "officer" and not district:
@@ -322,7 +347,7 @@ def actions(port: int) -> None:
     from conversation.action_server import ComplaintActionExecutor
     from storage.db import transaction
 
-    rt = _runtime(prepare=True)
+    rt = _runtime()
     executor = ComplaintActionExecutor(lambda: transaction(rt.sessions), rt.conversation_knowledge,
                                        rt.settings.tracking_prefix)
     click.echo(f"rasa-sdk action server on http://127.0.0.1:{port}/webhook")
@@ -332,7 +357,13 @@ def actions(port: int) -> None:
 @main.command("reference")
 def reference_reload() -> None:
     """Reload districts, departments and categories from config/."""
-    _runtime(prepare=True)
+    from config import CONFIG_DIR
+    from storage.db import transaction
+    from storage.reference import load_reference
+
+    rt = _runtime()
+    with transaction(rt.sessions) as session:
+        load_reference(session, CONFIG_DIR)
     click.echo("reference data loaded")
 
 
@@ -384,7 +415,7 @@ def _start_smtp(rt):
 @main.command()
 def smtp() -> None:
     """The SMTP listener only: mail to the complaints address becomes complaints."""
-    rt = _runtime(prepare=True)
+    rt = _runtime()
     rt.queue.start()  # without Redis this process runs its own worker thread
     _start_smtp(rt)
     threading.Event().wait()
@@ -397,7 +428,7 @@ def imap_poll(once: bool) -> None:
     from channels.email.imap import ImapTlsError, ImapUrlError
     from gateway import mail_service
 
-    rt = _runtime(prepare=True)
+    rt = _runtime()
     if not rt.settings.imap_url:
         raise click.ClickException("IKHTIYAR_IMAP_URL: set the mailbox to poll, e.g. imaps://user:pass@host/INBOX")
     try:

@@ -88,4 +88,4 @@ def prepare(rt: Runtime, config_dir: Path = CONFIG_DIR, say=print) -> None:
             session.add(User(username="admin", display_name="Administrator", role="admin",
                              password_hash=hash_password(password)))
             say(f"Created the first administrator. Log in as 'admin' with password: {password}\n"
-                "(change it with: ikhtiyar users create NAME --role admin)")
+                "(change it with: ikhtiyar users passwd admin)")

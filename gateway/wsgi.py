@@ -8,4 +8,6 @@ from __future__ import annotations
 from gateway.app import create_app
 from gateway.cli import _runtime
 
-app = create_app(_runtime())
+# No schema check here: `ikhtiyar web` migrated before starting the server, and a server
+# worker (re)started while the database is down must still come up and spool webhooks.
+app = create_app(_runtime(check_schema=False))

@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from importlib.metadata import version
 
-from sqlalchemy import select
+from sqlalchemy import create_engine, inspect, select
 
 from conversation import catalog
 from gateway import runtime as rt_module
@@ -30,11 +31,28 @@ def test_first_upgrade_creates_the_admin_and_prints_how_to_log_in(tmp_path):
     first = _cli(tmp_path, "db", "upgrade")
     assert first.returncode == 0, first.stderr
     assert "Log in as 'admin' with password:" in first.stdout
+    assert "change it with: ikhtiyar users passwd admin" in first.stdout
     again = _cli(tmp_path, "db", "upgrade")
     assert "Log in as 'admin'" not in again.stdout  # only on the first run
 
 
+def test_only_db_upgrade_migrates_other_commands_name_it(tmp_path):
+    # Any other command on an empty database says what to run, and creates nothing.
+    token = _cli(tmp_path, "users", "token", "admin")
+    assert token.returncode != 0 and "run `ikhtiyar db upgrade` first" in token.stderr
+    engine = create_engine(f"sqlite:///{tmp_path}/cli.db")
+    assert inspect(engine).get_table_names() == []
+    engine.dispose()
+
+
+def test_version_names_the_installed_package(tmp_path):
+    shown = _cli(tmp_path, "--version")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == f"ikhtiyar, version {version('ikhtiyar')}"
+
+
 def test_users_create_checks_the_scope_and_token_prints_a_bearer_token(tmp_path):
+    _cli(tmp_path, "db", "upgrade")
     bad = _cli(tmp_path, "users", "create", "sana", "--role", "officer", "--department", "POLICE",
                "--password", "long enough pw")
     assert bad.returncode != 0 and "--district: an officer needs a district code" in bad.stderr

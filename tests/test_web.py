@@ -152,3 +152,11 @@ def test_metrics_count_messages_and_complaints_from_the_database(client, rt):
     assert 'ikhtiyar_complaints{channel="sms",state="submitted"} 1.0' in body
     assert 'ikhtiyar_messages{channel="sms",direction="in",status="processed"} 7.0' in body
     assert 'ikhtiyar_messages{channel="sms",direction="out",status="delivered"} 7.0' in body
+
+
+def test_metrics_name_their_charset_once(client):
+    # Prometheus's text format, as a scraper parses the header: one charset parameter.
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].count("charset=") == 1
+    assert response.mimetype == "text/plain" and response.mimetype_params["charset"] == "utf-8"

@@ -80,4 +80,5 @@ def _queues_and_spool(rt):
 def metrics():
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_DatabaseCollector(current_app.extensions["ikhtiyar"]))
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    # CONTENT_TYPE_LATEST already names its charset; as a mimetype Flask would add a second.
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

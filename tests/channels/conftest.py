@@ -25,18 +25,24 @@ from gateway.app import create_app
 from tests.conftest import _unavailable
 
 REPO = Path(__file__).resolve().parents[2]
-CHANNELS = REPO / "channels"
+FIXTURES = REPO / "tests" / "fixtures"
 ACCOUNT_SID = "AC3f2b9e1c7d4a5b6c8e9f0a1b2c3d4e5f"
 AUTH_TOKEN = "0123456789abcdef0123456789abcdef"
 PUBLIC_URL = "https://complaints.example.gov.pk"
 WHATSAPP_FROM = "+14155238886"
 SMS_FROM = "+14155550123"
-TWILIO_OAI = REPO.parent / "shared" / "twilio-oai" / "twilio_api_v2010.json"
+PRISM_DIR = Path(os.environ.get("IKHTIYAR_PRISM_DIR")
+                 or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ikhtiyar-prism")
+# Twilio's published API description, from the npm package @twilio-alpha/mcp that
+# scripts/test installs beside Prism (IKHTIYAR_TWILIO_OAI names another copy).
+TWILIO_OAI = Path(os.environ.get("IKHTIYAR_TWILIO_OAI")
+                  or PRISM_DIR / "node_modules" / "@twilio-alpha" / "mcp" / "twilio-oai" / "spec"
+                  / "json" / "twilio_api_v2010.json")
 
 
 def load_form(channel: str, name: str) -> dict[str, str]:
     """A fixture exactly as Twilio posts it (url-encoded form), as a dict."""
-    text = (CHANNELS / channel / "fixtures" / f"{name}.form").read_text(encoding="utf-8").strip()
+    text = (FIXTURES / channel / f"{name}.form").read_text(encoding="utf-8").strip()
     return dict(parse_qsl(text, keep_blank_values=True))
 
 
@@ -99,11 +105,9 @@ def _prism_command() -> list[str] | None:
     named = os.environ.get("IKHTIYAR_PRISM")
     if named:
         return [named]
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    for candidate in (REPO / ".ci" / "prism" / "node_modules" / ".bin" / "prism",
-                      cache / "ikhtiyar-prism" / "node_modules" / ".bin" / "prism"):
-        if candidate.exists():
-            return [str(candidate)]
+    candidate = PRISM_DIR / "node_modules" / ".bin" / "prism"
+    if candidate.exists():
+        return [str(candidate)]
     found = shutil.which("prism")
     return [found] if found else None
 
@@ -114,9 +118,10 @@ def prism_url():
     every message gets its own SID); a request outside the schema gets 4xx."""
     command = _prism_command()
     if command is None:
-        _unavailable("Prism", "install it: npm install --prefix ~/.cache/ikhtiyar-prism @stoplight/prism-cli")
+        _unavailable("Prism", "bash scripts/test installs it with npm (@stoplight/prism-cli)")
     if not TWILIO_OAI.exists():
-        _unavailable("Twilio's OpenAPI file", f"{TWILIO_OAI} is missing")
+        _unavailable("Twilio's OpenAPI file",
+                     f"{TWILIO_OAI} is missing (bash scripts/test installs @twilio-alpha/mcp)")
     port = _free_port()
     proc = subprocess.Popen([*command, "mock", "-d", "-h", "127.0.0.1", "-p", str(port), str(TWILIO_OAI)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

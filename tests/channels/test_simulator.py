@@ -64,3 +64,5 @@ def test_bad_coordinates_get_a_clear_error(rt):
     response = client.post("/simulator/messages", json={"persona": "whatsapp", "sender": "+923001234567",
                                                         "text": "", "latitude": "north", "longitude": 1})
     assert response.status_code == 400 and "latitude" in json.loads(response.data)["error"]
+    with rt.sessions() as s:
+        assert s.scalars(select(Message)).all() == []

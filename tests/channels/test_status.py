@@ -27,15 +27,23 @@ def test_statuses_only_move_forward_whatever_order_they_arrive_in(twilio, twilio
         assert outbox(rt)[0].status == expected
 
 
-def test_an_unsigned_status_callback_is_refused(twilio):
-    form = load_form("whatsapp", "status_read")
+def test_an_unsigned_status_callback_is_refused_and_changes_nothing(twilio, twilio_errors):
+    rt = reconfigure(twilio.rt, twilio_api_url=twilio_errors.url)
+    greet(rt)
+    [reply] = outbox(rt)
+    form = {**load_form("whatsapp", "status_read"), "MessageSid": reply.provider_id,
+            "SmsSid": reply.provider_id}
     response = twilio.post(STATUS, form, signature="")
     assert response.status_code == 403
+    assert outbox(rt)[0].status == "sent"
 
 
-def test_a_status_without_message_sid_gets_400(twilio):
+def test_a_status_without_message_sid_gets_400_and_changes_nothing(twilio, twilio_errors):
+    rt = reconfigure(twilio.rt, twilio_api_url=twilio_errors.url)
+    greet(rt)
     form = {k: v for k, v in load_form("whatsapp", "status_read").items() if k not in ("MessageSid", "SmsSid")}
     assert twilio.post(STATUS, form).status_code == 400
+    assert outbox(rt)[0].status == "sent"
 
 
 def test_an_undelivered_sms_keeps_twilios_error(twilio, twilio_errors):

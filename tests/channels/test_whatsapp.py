@@ -207,4 +207,5 @@ def test_behind_a_trusted_proxy_the_forwarded_url_is_the_one_checked(trt):
                                                  base_url="http://10.0.0.5:8080")
 
     assert post(reconfigure(trt, public_url=None)).status_code == 403  # headers not trusted
+    assert inbound(trt) == []
     assert post(reconfigure(trt, public_url=None, trust_proxy=True)).status_code == 200

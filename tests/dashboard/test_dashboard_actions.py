@@ -115,6 +115,10 @@ def test_confidential_complaint_hides_the_complainant_from_the_department(rt, ap
     assert "identity-hidden" in page and "•••••77" not in page and "A•••" not in page
     assert post(officer, f"/dashboard/cases/{case.number}/reveal").status_code == 403
     assert post(officer, f"/dashboard/cases/{case.number}/confidential", value="0").status_code == 403
+    with rt.sessions() as s:  # still confidential, and no reveal on the officer's record
+        assert s.get(Complaint, case.id).confidential
+        assert s.scalars(select(AuditEntry).where(AuditEntry.action == "reveal",
+                                                  AuditEntry.user_id == staff["officer_psw"])).all() == []
     admin = login(app, "admin2")
     assert "Amina Khan" in post(admin, f"/dashboard/cases/{case.number}/reveal").get_data(as_text=True)
 

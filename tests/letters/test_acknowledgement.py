@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 from channels.letters import acknowledgement, ocr
+from tests.letters.scans import needs_ocr_tools
 
 
 def pdf_text_by_ocr(pdf: bytes, model: str, tmp_path) -> str:
@@ -22,6 +23,7 @@ def pdf_text_by_ocr(pdf: bytes, model: str, tmp_path) -> str:
     ("ps", "pus", ["ستاسو د شکایت رسید", "1234567"]),
     ("en", "eng", ["Acknowledgement of your complaint", "KP-1234567", "Muhammad Ali"]),
 ])
+@needs_ocr_tools
 def test_the_acknowledgement_reads_back_in_the_writers_language(tmp_path, lang, model, words):
     name = "Muhammad Ali" if lang == "en" else "محمد علی"
     pdf = acknowledgement.render(acknowledgement.Acknowledgement(

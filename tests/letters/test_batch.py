@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from storage.letters import Letter
 from tests.letters import scans
+from tests.letters.scans import needs_ocr_tools
 
 
 def batch() -> list[tuple[bytes, str]]:
@@ -24,6 +25,7 @@ def batch() -> list[tuple[bytes, str]]:
     ]
 
 
+@needs_ocr_tools
 def test_a_mixed_batch_keeps_the_good_scans_and_names_the_bad_ones(rt, clerk):
     client, token = clerk
     files = [(io.BytesIO(data), name) for data, name in batch()]
@@ -59,9 +61,14 @@ def test_the_upload_form_without_javascript_lists_each_files_fate(rt, clerk):
 
 def test_an_upload_without_the_csrf_token_is_refused(rt, clerk):
     client, _token = clerk
+    letters = rt.settings.var_dir / "letters"
+    stored_before = sorted(letters.rglob("*"))
     answer = client.post("/letters/upload", data={"files": [(io.BytesIO(scans.ELF), "x.pdf")]},
                          content_type="multipart/form-data")
     assert answer.status_code == 400
+    with rt.sessions() as s:
+        assert s.scalars(select(Letter)).all() == []
+    assert sorted(letters.rglob("*")) == stored_before  # no scan written either
 
 
 def test_the_letters_area_is_for_clerks(rt, app, staff):

@@ -16,9 +16,11 @@ from storage.letters import Letter, LetterPage
 from storage.messages import contact_for, insert_inbound
 from storage.models import Attachment, Complaint
 from tests.letters.conftest import sign_in
+from tests.letters.scans import needs_ocr_tools
 from tests.letters.test_review import api_upload, english_scan, submit_form
 
 
+@needs_ocr_tools
 def test_the_case_page_shows_each_scanned_page_beside_what_ocr_read(rt, app, staff, clerk):
     client, csrf = clerk
     letter_id = api_upload(rt, client, staff["clerk_letters"]["token"], english_scan())

@@ -10,6 +10,7 @@ from PIL import Image
 
 from channels.letters import fields, intake
 from tests.letters import scans
+from tests.letters.scans import needs_ocr_tools
 
 
 def small_page() -> Image.Image:
@@ -21,6 +22,7 @@ def test_a_multi_page_tiff_is_taken_with_its_page_count():
     assert (scan.kind, scan.pages, scan.content_type) == ("tiff", 3, "image/tiff")
 
 
+@needs_ocr_tools
 def test_a_pdf_is_taken_by_its_bytes_whatever_its_name():
     scan = intake.check(scans.pdf(small_page(), small_page()))
     assert (scan.kind, scan.pages) == ("pdf", 2)
@@ -44,12 +46,14 @@ def test_a_30000_pixel_square_png_is_refused_without_being_decoded():
         intake.check(data)
 
 
+@needs_ocr_tools
 def test_a_pdf_with_too_many_pages_is_refused():
     with pytest.raises(intake.UploadError, match="has 4 pages; the limit is 3"):
         intake.check(scans.pdf(*[small_page()] * 4), intake.Limits(max_pages=3))
 
 
 @pytest.mark.parametrize("user_password", ["", "secret"])
+@needs_ocr_tools
 def test_an_encrypted_pdf_is_refused(user_password):
     pdf = FPDF()
     pdf.add_page()
@@ -60,6 +64,7 @@ def test_an_encrypted_pdf_is_refused(user_password):
         intake.check(bytes(pdf.output()))
 
 
+@needs_ocr_tools
 def test_a_damaged_pdf_is_refused_with_the_reason():
     with pytest.raises(intake.UploadError, match=r"PDF is damaged|no pages"):
         intake.check(b"%PDF-1.4\n" + b"\x00garbage" * 50)

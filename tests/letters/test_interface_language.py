@@ -8,6 +8,7 @@ import re
 
 from tests.letters import scans
 from tests.letters.conftest import csrf_from
+from tests.letters.scans import needs_ocr_tools
 from tests.letters.test_review import api_upload, english_scan, submit_form
 
 
@@ -56,6 +57,7 @@ def test_switching_back_gives_the_english_page(clerk):
     assert '<html lang="en" dir="ltr">' in page and "Upload a batch" in page
 
 
+@needs_ocr_tools
 def test_a_letter_without_name_or_address_is_flagged_on_the_to_post_list(rt, staff, clerk):
     client, csrf = clerk
     token = staff["clerk_letters"]["token"]

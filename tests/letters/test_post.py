@@ -18,6 +18,7 @@ from storage.db import transaction
 from storage.letters import Letter
 from storage.models import Complaint, ComplaintEvent, Message
 from tests.letters.conftest import csrf_from, sign_in
+from tests.letters.scans import needs_ocr_tools
 from tests.letters.test_acknowledgement import pdf_text_by_ocr
 from tests.letters.test_review import api_upload, english_scan, submit_form
 
@@ -45,6 +46,7 @@ def resolve(rt, complaint_id: int, staff) -> int:
     return message_id
 
 
+@needs_ocr_tools
 def test_the_satisfaction_request_to_a_writer_without_a_phone_is_a_letter_in_their_language(
         rt, app, staff, clerk, tmp_path):
     client, csrf = clerk
@@ -63,6 +65,7 @@ def test_the_satisfaction_request_to_a_writer_without_a_phone_is_a_letter_in_the
     assert number in text
 
 
+@needs_ocr_tools
 def test_a_clerk_prints_the_letters_to_post_and_marks_them_posted(rt, app, staff, clerk):
     client, csrf = clerk
     letter_id, complaint_id = letter_without_phone(rt, client, csrf, staff)
@@ -95,6 +98,7 @@ def test_a_clerk_prints_the_letters_to_post_and_marks_them_posted(rt, app, staff
         assert kinds.count("acknowledgement_posted") == 1 and kinds.count("letter_posted") == 1
 
 
+@needs_ocr_tools
 def test_another_clerk_neither_sees_nor_posts_these_letters(rt, app, staff, clerk):
     client, csrf = clerk
     _letter_id, complaint_id = letter_without_phone(rt, client, csrf, staff)
@@ -110,6 +114,7 @@ def test_another_clerk_neither_sees_nor_posts_these_letters(rt, app, staff, cler
         assert s.get(Message, message_id).status == "sent"
 
 
+@needs_ocr_tools
 def test_a_message_to_a_writer_with_a_phone_goes_by_sms_not_on_paper(rt, app, staff, clerk):
     client, csrf = clerk
     letter_id = api_upload(rt, client, staff["clerk_letters"]["token"], english_scan())
@@ -137,6 +142,7 @@ def test_the_letter_channel_is_sent_by_post(rt):
     assert isinstance(registry.sender_for("letter", rt.settings), post.PostSender)
 
 
+@needs_ocr_tools
 def test_the_letters_sweep_reads_a_letter_whose_ocr_job_was_lost(rt, staff):
     from datetime import timedelta
 

@@ -14,6 +14,7 @@ from storage.db import transaction
 from storage.letters import Letter
 from storage.models import Attachment, Complaint, ComplaintEvent, Contact, Message
 from tests.letters import scans
+from tests.letters.scans import needs_ocr_tools
 
 
 def english_scan() -> bytes:
@@ -37,6 +38,7 @@ def submit_form(client, letter_id: int, csrf: str, **changes) -> object:
     return client.post(f"/letters/{letter_id}/submit", data=form)
 
 
+@needs_ocr_tools
 def test_a_scanning_station_posts_a_scan_and_reads_back_text_and_fields(rt, app, staff):
     client, token = app.test_client(), staff["clerk_letters"]["token"]
     answer = client.post("/api/v1/letters", data={"file": (io.BytesIO(english_scan()), "a.jpg")},
@@ -65,6 +67,7 @@ def test_the_api_refuses_a_bad_file_with_its_reason(rt, app, staff):
     assert answer.status_code == 422 and "pixels" in answer.get_json()["error"]
 
 
+@needs_ocr_tools
 def test_the_review_screen_shows_the_scan_beside_the_text_with_fields_filled_in(rt, app, staff, clerk):
     client, _csrf = clerk
     letter_id = api_upload(rt, client, staff["clerk_letters"]["token"], english_scan())
@@ -82,6 +85,7 @@ def test_the_review_screen_shows_the_scan_beside_the_text_with_fields_filled_in(
     assert other_clerk.get(f"/letters/{letter_id}").status_code == 404
 
 
+@needs_ocr_tools
 def test_a_nastaliq_letter_is_flagged_to_the_clerk_as_low_confidence(rt, app, staff, clerk):
     client, _csrf = clerk
     scan = scans.png(scans.render(scans.URDU[:2], "awami_nastaliq", rtl=True, size=26, width=1200))
@@ -93,6 +97,7 @@ def test_a_nastaliq_letter_is_flagged_to_the_clerk_as_low_confidence(rt, app, st
     assert "Low OCR confidence" in page and '<mark class="doubt"' in page
 
 
+@needs_ocr_tools
 def test_submitting_makes_a_complaint_entered_by_the_clerk_and_acknowledges_it_by_sms(rt, app, staff, clerk):
     client, csrf = clerk
     letter_id = api_upload(rt, client, staff["clerk_letters"]["token"], english_scan())
@@ -123,6 +128,7 @@ def test_submitting_makes_a_complaint_entered_by_the_clerk_and_acknowledges_it_b
         assert len(s.scalars(select(Complaint)).all()) == 1
 
 
+@needs_ocr_tools
 def test_the_scan_is_shown_to_officers_whose_scope_has_the_case_only(rt, app, staff, clerk):
     from tests.letters.conftest import sign_in
 
@@ -133,6 +139,7 @@ def test_the_scan_is_shown_to_officers_whose_scope_has_the_case_only(rt, app, st
     assert sign_in(app, "officer_police_mdn").get(f"/letters/{letter_id}/pages/1").status_code == 404
 
 
+@needs_ocr_tools
 def test_a_wrong_field_is_named_and_nothing_is_filed(rt, app, staff, clerk):
     client, csrf = clerk
     letter_id = api_upload(rt, client, staff["clerk_letters"]["token"], english_scan())
@@ -144,6 +151,7 @@ def test_a_wrong_field_is_named_and_nothing_is_filed(rt, app, staff, clerk):
         assert s.scalars(select(Complaint)).first() is None
 
 
+@needs_ocr_tools
 def test_without_a_phone_number_the_writer_gets_a_printable_acknowledgement(rt, app, staff, clerk):
     client, csrf = clerk
     letter_id = api_upload(rt, client, staff["clerk_letters"]["token"], english_scan())
@@ -168,6 +176,7 @@ def resolved_letter_complaint(rt, client, csrf, staff) -> str:
         return complaint.tracking_number
 
 
+@needs_ocr_tools
 def test_a_confirmation_on_paper_entered_by_a_clerk_closes_the_complaint(rt, app, staff, clerk):
     client, csrf = clerk
     number = resolved_letter_complaint(rt, client, csrf, staff)
@@ -189,6 +198,7 @@ def test_a_confirmation_on_paper_entered_by_a_clerk_closes_the_complaint(rt, app
         assert evidence.content_type == "image/png"
 
 
+@needs_ocr_tools
 def test_a_confirmation_needs_evidence_and_a_resolved_complaint(rt, app, staff, clerk):
     client, csrf = clerk
     number = resolved_letter_complaint(rt, client, csrf, staff)

@@ -32,7 +32,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from gateway import jobs, mail_service
 from tests.conftest import _unavailable
 
-FIXTURES = Path(__file__).resolve().parents[2] / "channels" / "email" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "email"
 ADDRESS = "complaints@ikhtiyar.localhost"
 PUBLIC_URL = "http://ikhtiyar.test"
 
