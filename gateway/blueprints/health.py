@@ -29,12 +29,11 @@ def readyz():
     from gateway import spool
 
     waiting = spool.pending(rt.settings)
-    checks["spool"] = f"{waiting} bytes waiting" if waiting else "empty"
     ready = checks["database"] == "ok" and checks["queue"] == "ok"
     if waiting or checks["database"] != "ok":
         # The webhooks still take messages into the spool: keep this process in rotation.
         writable = _spool_writable(rt.settings)
-        checks["spool"] += "" if writable else ", not writable"
+        checks["spool"] = f"{waiting} bytes waiting" + ("" if writable else ", not writable")
         if writable:
             return jsonify(status="degraded", checks=checks), 200
     return jsonify(status="ready" if ready else "not ready", checks=checks), 200 if ready else 503
