@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import defer, joinedload
 
 from channels.delivery import Delivered, Outgoing, PermanentError, TransientError
-from channels.email import outbox as email_outbox
+from gateway import mail_outbox as email_outbox
 from gateway import runtime as rt_module
 from gateway.settings import load_settings
 from storage.db import is_sqlite, transaction
@@ -136,7 +136,7 @@ def _claim(rt: rt_module.Runtime, message_id: int, recover: bool):
         if contact.opted_out:
             advance_status(message, OutboxStatus.FAILED, error="the citizen has opted out")
             return message.status
-        # Email: one mail per turn; the turn's first row carries the others (channels.email.outbox).
+        # Email: one mail per turn; the turn's first row carries the others (gateway.mail_outbox).
         outgoing, carried = email_outbox.gather(session, message, outgoing)
         if outgoing is None:
             return message.status

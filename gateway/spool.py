@@ -119,9 +119,9 @@ def _inbound(fields: dict) -> InboundMessage:
 
 
 def mail_record(data: bytes, envelope_from: str | None, recipients: list[str] | None,
-                source: str) -> dict:
+                source: str, client_ip: str | None = None, helo: str | None = None) -> dict:
     return {"kind": "mail", "data": base64.b64encode(data).decode(), "envelope_from": envelope_from,
-            "recipients": list(recipients or []), "source": source}
+            "recipients": list(recipients or []), "source": source, "ip": client_ip, "helo": helo}
 
 
 def _apply(rt, record: dict) -> None:
@@ -137,10 +137,12 @@ def _apply(rt, record: dict) -> None:
         for message_id in record_status(rt, record["sid"], record["status"], record["form"]):
             rt.queue.enqueue(jobs.deliver, message_id)
     elif kind == "mail":
+        from channels.email.smtp_server import Client
         from gateway import mail_service
 
+        client = Client(record.get("ip"), record.get("helo")) if record.get("ip") else None
         mail_service.store(rt, base64.b64decode(record["data"]), record.get("envelope_from"),
-                           record.get("recipients"), record.get("source", "smtp"))
+                           record.get("recipients"), record.get("source", "smtp"), client)
     else:
         log.error("unknown spool record %r skipped", kind)
 
