@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
-T = TypeVar("T")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -50,8 +48,7 @@ def make_engine(url: str, **kwargs) -> Engine:
     # No ping before every transaction (a round trip each, 11% of a webhook): a connection
     # is checked only when it has sat idle long enough for a server or a firewall to have
     # dropped it, and recycled before PostgreSQL's idle timeouts bite. A connection that
-    # fails anyway is invalidated by SQLAlchemy, and the caller's one retry (``retrying``)
-    # or the job's next run gets a fresh one.
+    # fails anyway is invalidated by SQLAlchemy: the webhook spools, a job runs again.
     kwargs.setdefault("pool_recycle", 1800)
     # An unreachable server (a cut network) fails in seconds, not minutes: the webhook
     # spools the message well within Twilio's 15 s.
@@ -79,21 +76,6 @@ def _ping_if_idle(dbapi_conn, record, _proxy) -> None:
     except Exception as exc:
         # The pool replaces the connection and checks out again.
         raise DisconnectionError(str(exc)) from exc
-
-
-def is_disconnect(exc: BaseException) -> bool:
-    """The database went away (restart, network): worth one retry on a new connection."""
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
-
-
-def retrying(work: Callable[[], T]) -> T:
-    """Run ``work`` again once if its connection turned out to be dead."""
-    try:
-        return work()
-    except DBAPIError as exc:
-        if not is_disconnect(exc):
-            raise
-        return work()
 
 
 BUSY_TIMEOUT_S = 30.0

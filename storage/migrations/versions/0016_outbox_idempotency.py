@@ -1,14 +1,14 @@
 """outbox: an idempotency key per outbound message (exactly-once replies)
 
 Revision ID: 0016_outbox_key
-Revises: 0010
+Revises: 0012_app_access
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0016_outbox_key'
-down_revision = '0010'
+down_revision = '0012_app_access'
 branch_labels = None
 depends_on = None
 
