@@ -112,6 +112,7 @@ def _serve_http(rt, threads: int = 8) -> None:
 def serve() -> None:
     """Everything in one process: web, job worker, sweeper (embedded defaults)."""
     rt = _runtime(prepare=True)
+    rt.warm()  # the first citizen does not wait for the engine to be built
     rt.queue.start()
     if rt.settings.redis_url:
         click.echo("IKHTIYAR_REDIS_URL is set: run `ikhtiyar worker` to process jobs.")

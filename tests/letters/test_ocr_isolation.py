@@ -98,6 +98,7 @@ def test_a_hostile_pdf_and_a_huge_tiff_never_delay_a_citizens_reply(rt, monkeypa
     monkeypatch.setattr(pages, "PDF_CPU_SECONDS", 4)  # the limit, shortened for the test
     rt.queue = InProcessQueue()
     jobs.install(rt)
+    rt.warm()  # as `ikhtiyar serve` does before it takes messages
     rt.queue.start()
     try:
         letters = [_letter(rt, hostile_pdf(), "pdf", "application/pdf"),
