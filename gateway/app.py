@@ -85,6 +85,9 @@ def create_app(rt: Runtime) -> Flask:
     from gateway.blueprints import email_links
 
     app.register_blueprint(email_links.bp)  # one-click answers from satisfaction mails (CSRF form)
+    from gateway.blueprints import outbox
+
+    app.register_blueprint(outbox.bp)  # admins: dead letters and their retry (session + CSRF, or token)
     if rt.settings.simulator_enabled:
         # JSON from the simulator page; its personas are sandboxed from real citizens. Off
         # the embedded default only staff who signed in may use it (simulator.before_request).

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from gateway.settings import SettingsError, load_settings
 
 
-def _runtime(prepare: bool = False, explicit_keys: str | None = None):
+def _runtime(prepare: bool = False, explicit_keys: str | None = None, check_schema: bool = True):
     """The runtime; ``explicit_keys`` names a production command that must not run on
     generated keys (only `serve` and the admin commands may generate or read key files)."""
     from gateway import jobs, logs
@@ -34,13 +34,16 @@ def _runtime(prepare: bool = False, explicit_keys: str | None = None):
         if prepare:
             # The first admin's password goes to a terminal only, never to a service's log.
             rt_module.prepare(rt, say=click.echo, terminal=sys.stdout.isatty())
-        else:
+        elif check_schema:
             _require_current_schema(rt)
     except (SettingsError, Exception) as exc:
         if isinstance(exc, SettingsError):
             raise click.ClickException(str(exc)) from None
         raise
     jobs.install(rt)
+    from gateway import spool
+
+    spool.install(rt)  # this process replays what it or its siblings spooled
     return rt
 
 
@@ -121,6 +124,7 @@ def waitress_options(settings) -> dict:
 def serve() -> None:
     """Everything in one process: web, job worker, sweeper (embedded defaults)."""
     rt = _runtime(prepare=True)
+    rt.warm()  # the first citizen does not wait for the engine to be built
     rt.queue.start()
     if rt.settings.redis_url:
         click.echo("IKHTIYAR_REDIS_URL is set: run `ikhtiyar worker` to process jobs.")
@@ -130,36 +134,109 @@ def serve() -> None:
 
 
 @main.command()
-def web() -> None:
+@click.option("--workers", default=1, show_default=True,
+              help="Server processes (gunicorn when more than 1; waitress threads otherwise).")
+@click.option("--threads", default=8, show_default=True, help="Threads per server process.")
+def web(workers: int, threads: int) -> None:
     """The web process only (webhooks, dashboards, simulator)."""
     rt = _runtime(prepare=True, explicit_keys="web")
-    rt.queue.start()  # without Redis the web process runs its own worker thread
-    _serve_http(rt)
+    if workers <= 1:
+        rt.queue.start()  # without Redis the web process runs its own worker thread
+        _serve_http(rt, threads=threads)
+        return
+    if not rt.settings.redis_url:
+        raise click.ClickException("--workers: several server processes need IKHTIYAR_REDIS_URL "
+                                   "(each would run jobs of its own otherwise)")
+    import os
+    import shutil
+
+    gunicorn = shutil.which("gunicorn")
+    if gunicorn is None:
+        raise click.ClickException("--workers: install gunicorn (pip install gunicorn)")
+    rt.engine.dispose()  # the workers open their own connections
+    click.echo(f"Ikhtiyar web: {workers} gunicorn workers x {threads} threads on {rt.settings.web_listen}")
+    os.execv(gunicorn, [gunicorn, "--workers", str(workers), "--threads", str(threads),  # noqa: S606
+                        "--worker-class", "gthread", "--bind", rt.settings.web_listen,
+                        "--graceful-timeout", "20",
+                        "gateway.wsgi:app"])
 
 
 @main.command()
-@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
-def worker(burst: bool) -> None:
-    """An RQ worker for the jobs queued on Redis."""
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--queue", "queues", multiple=True,
+              type=click.Choice(["deliveries", "retries", "turns", "media", "ocr", "all"]),
+              help="A queue to work on (repeatable; in priority order). Default: every queue "
+                   "but ocr, which gets a worker of its own.")
+def worker(burst: bool, queues: tuple[str, ...]) -> None:
+    """An RQ worker for the jobs queued on Redis: warms up once, runs jobs in-process."""
+    from gateway.queue import DEFAULT_WORKER_QUEUES, QUEUES, worker_class
+
     rt = _runtime(explicit_keys="worker")
     if not rt.settings.redis_url:
         raise click.ClickException("IKHTIYAR_REDIS_URL: a worker needs Redis (serve runs jobs in-process)")
-    from rq import Worker
-
-    Worker([rt.queue.queue], connection=rt.queue.redis).work(burst=burst, with_scheduler=True)
+    chosen = QUEUES if "all" in queues else (queues or DEFAULT_WORKER_QUEUES)
+    rt.warm()
+    listen = [rt.queue.queues[q] for q in chosen]
+    worker_class()(listen, connection=rt.queue.redis).work(burst=burst, with_scheduler=True,
+                                                            logging_level=rt.settings.log_level.upper())
 
 
 @main.command()
-def scheduler() -> None:
-    """Periodic work: re-queue stalled messages and outbox retries; the SLA job."""
+@click.option("--once", is_flag=True, help="One round, then stop.")
+@click.option("--interval", default=30.0, show_default=True, help="Seconds between rounds.")
+def scheduler(once: bool, interval: float) -> None:
+    """Periodic work: re-queue stalled messages and outbox retries, replay the spool, the
+    SLA job. Safe to run on several machines: one leader works, the others wait."""
+    from gateway import jobs
+    from gateway.leader import Leadership
+
     rt = _runtime(explicit_keys="scheduler")
     rt.queue.start()
-    from gateway import jobs
-
+    leader = Leadership(rt)
     while True:
-        jobs.sweep()
-        _sla_sweep()
-        time.sleep(30)
+        if leader.acquire():
+            jobs.sweep()
+            _sla_sweep()
+        if once:
+            return
+        time.sleep(interval)
+
+
+@main.command()
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="The archive to write (tar.gz).")
+def backup(out: str) -> None:
+    """The database and the var folder's files (attachments, scans, recordings) in one archive."""
+    from pathlib import Path
+
+    from gateway.backup import BackupError
+    from gateway.backup import backup as write_backup
+
+    rt = _runtime()
+    try:
+        manifest = write_backup(rt, Path(out))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"backup of the {manifest['dialect']} database and {', '.join(manifest['folders']) or 'no files'} "
+               f"written to {out}")
+
+
+@main.command()
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False))
+def restore(archive: str) -> None:
+    """Restore a backup into the configured database and var folder (stop the other processes
+    first); checks that the data key in use can read it."""
+    from pathlib import Path
+
+    from gateway.backup import BackupError
+    from gateway.backup import restore as read_backup
+
+    rt = _runtime(check_schema=False)  # an empty database is what a restore is for
+    try:
+        read_backup(rt, Path(archive))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("restored; the data key decrypts the restored data")
 
 
 @main.group()

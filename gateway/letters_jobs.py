@@ -113,6 +113,7 @@ def sweep_letters(stale_seconds: float = 600.0) -> int:
     with rt.sessions() as session:
         waiting = session.scalars(select(Letter.id).where(
             Letter.state == LetterState.UPLOADED.value, Letter.updated_at < cutoff).limit(200)).all()
+    requeue = getattr(rt.queue, "enqueue_again", rt.queue.enqueue)  # past a lost job's guard
     for letter_id in waiting:
-        rt.queue.enqueue(read_letter, letter_id)
+        requeue(read_letter, letter_id)
     return len(waiting)

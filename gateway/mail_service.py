@@ -105,6 +105,24 @@ def _over_budget(session, settings, sender: str, ip: str | None) -> str | None:
     return "the hourly answer limit of its sender or of its connecting IP is reached"
 
 
+def store_or_spool(rt: Runtime, data: bytes, envelope_from: str | None = None,
+                   recipients: list[str] | None = None, source: str = "smtp",
+                   client: smtp_server.Client | None = None, lookup: auth.Lookup | None = None) -> str:
+    """``store``; when the database cannot be reached, the mail goes to the spool (on disk
+    before the 250) and the spool's replayer stores it later. 451 only if that fails too."""
+    from gateway import spool
+
+    try:
+        return store(rt, data, envelope_from, recipients, source, client, lookup)
+    except Exception as exc:
+        if not spool.database_down(exc):
+            raise
+        spool.append(rt.settings, spool.mail_record(data, envelope_from, recipients, source,
+                                                    client.ip if client else None,
+                                                    client.helo if client else None))
+        return "spooled"
+
+
 def _store_automatic(session, parsed: ParsedMail, inbound) -> tuple[int, bool]:
     """Keep an automatic mail without a turn; a bounce of our mail fails it on the case."""
     bounced = mail.our_mail(session, list(parsed.bounce.message_ids)) if parsed.bounce else []
@@ -161,8 +179,8 @@ def start_smtp(rt: Runtime, listen: str | None = None, lookup: auth.Lookup | Non
     settings = rt.settings
     return smtp_server.start_listener(
         listen or settings.smtp_listen, complaint_addresses(settings),
-        lambda data, mail_from, rcpts, client: store(rt, data, mail_from, rcpts, "smtp",
-                                                     client, lookup),
+        lambda data, mail_from, rcpts, client: store_or_spool(rt, data, mail_from, rcpts, "smtp",
+                                                              client, lookup),
         max_bytes=getattr(settings, "mail_max_bytes", 10 * 1024 * 1024),
         max_recipients=getattr(settings, "mail_max_recipients", 20),
         server_name=settings.mail_address.rpartition("@")[2] or "ikhtiyar")

@@ -1,79 +1,161 @@
-"""Job queue wiring: RQ on Redis when IKHTIYAR_REDIS_URL is set, else an in-process worker
-thread that runs the very same job functions."""
+"""Job queue wiring: RQ on Redis when IKHTIYAR_REDIS_URL is set, else in-process worker
+threads that run the very same job functions.
+
+Jobs go to one of five queues by what they do, so a reply never waits behind a backlog of
+turns and a hostile scan never delays a citizen:
+
+    deliveries  sending a reply (queued right after the turn commits)
+    retries     a delivery tried again after a transient error
+    turns       conversation turns
+    media       downloads of media and call recordings
+    ocr         reading scanned letters (its own worker process, or its own thread)
+
+A job is queued at most once while it waits: its id is derived from the function and its
+arguments (``process_inbound-42``), and a second ``enqueue`` of the same job before a worker has taken
+it is a no-op. The guard is lifted when a worker starts the job, so the sweeper can queue it
+again if that worker dies; every job is safe to run twice.
+"""
 
 from __future__ import annotations
 
 import heapq
 import itertools
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 log = logging.getLogger("ikhtiyar.jobs")
 
+QUEUES = ("deliveries", "retries", "turns", "media", "ocr")
+# What `ikhtiyar worker` listens to without --queue: everything but OCR, in priority order
+# (RQ takes from the first non-empty queue). OCR gets its own worker so a slow scan never
+# holds up a citizen's reply.
+DEFAULT_WORKER_QUEUES = ("deliveries", "retries", "turns", "media")
+_ROUTES = {"process_inbound": "turns", "deliver": "deliveries", "fetch_message_media": "media",
+           "fetch_audio": "media", "read_letter": "ocr"}
+GUARD_TTL = 6 * 3600  # seconds: longer than any backlog we expect to drain
+JOB_TIMEOUT = 300
+STALLED_AFTER_S = 60
+
+
+def queue_for(func: Callable, delayed: bool = False) -> str:
+    """The queue a job function belongs to; a delayed delivery is a retry."""
+    name = _ROUTES.get(func.__name__, "turns")
+    return "retries" if delayed and name == "deliveries" else name
+
+
+def job_key(func: Callable, args: tuple) -> str:
+    """One id per unit of work: ``deliver-17``, ``process_inbound-42`` (RQ takes letters,
+    digits, dashes and underscores)."""
+    return "-".join([func.__name__, *(re.sub(r"[^A-Za-z0-9_]", "_", str(a)) for a in args)])
+
 
 class InProcessQueue:
-    """One worker thread; delayed jobs wait in a heap. Jobs are looked up by dotted name,
-    as RQ does, so both queues run the same functions."""
+    """Two worker threads (jobs, and OCR apart); delayed jobs wait in a heap. Jobs are
+    looked up by dotted name, as RQ does, so both queues run the same functions."""
+
+    LANES = ("jobs", "ocr")
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Callable, tuple]] = []
+        # Per lane, one heap per queue (in priority order), each by due time.
+        self._heaps: dict[str, dict[str, list[tuple[float, int, Callable, tuple]]]] = {
+            lane: {q: [] for q in QUEUES} for lane in self.LANES}
         self._count = itertools.count()
         self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
+        self._threads: dict[str, threading.Thread] = {}
         self._stop = False
         self._busy = 0
+        self._waiting: set[str] = set()
+
+    @staticmethod
+    def _lane(func: Callable) -> str:
+        return "ocr" if queue_for(func) == "ocr" else "jobs"
 
     def enqueue(self, func: Callable, *args) -> None:
-        self.enqueue_in(0, func, *args)
+        self._push(0, func, args, dedupe=True)
 
     def enqueue_in(self, seconds: float, func: Callable, *args) -> None:
+        self._push(seconds, func, args, dedupe=False)
+
+    def enqueue_again(self, func: Callable, *args) -> None:
+        """For the sweeps (a job here is lost only with its process, queue and all)."""
+        self.enqueue(func, *args)
+
+    enqueue_new = enqueue
+
+    def _push(self, seconds: float, func: Callable, args: tuple, dedupe: bool) -> None:
+        key = job_key(func, args)
         with self._cond:
-            heapq.heappush(self._heap, (time.monotonic() + seconds, next(self._count), func, args))
-            self._cond.notify()
+            if dedupe and key in self._waiting:
+                return
+            if dedupe:
+                self._waiting.add(key)
+            heapq.heappush(self._heaps[self._lane(func)][queue_for(func, delayed=not dedupe)],
+                           (time.monotonic() + seconds, next(self._count), func, args))
+            self._cond.notify_all()
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="ikhtiyar-worker", daemon=True)
-            self._thread.start()
+        for lane in self.LANES:
+            if lane not in self._threads:
+                thread = threading.Thread(target=self._work, args=(lane,),
+                                          name=f"ikhtiyar-{lane}", daemon=True)
+                self._threads[lane] = thread
+                thread.start()
 
     def stop(self) -> None:
         with self._cond:
             self._stop = True
-            self._cond.notify()
+            self._cond.notify_all()
+
+    def _pop(self, lane: str, now: float):
+        # Among the jobs due now, the most urgent queue's first: a reply never waits behind turns.
+        for heap in self._heaps[lane].values():
+            if heap and heap[0][0] <= now:
+                _, _, func, args = heapq.heappop(heap)
+                self._waiting.discard(job_key(func, args))
+                return func, args
+        return None
+
+    def _next_due(self, lane: str) -> float | None:
+        dues = [heap[0][0] for heap in self._heaps[lane].values() if heap]
+        return min(dues) if dues else None
 
     def run_due(self) -> int:
         """Run every job that is due now, in this thread (tests and scripts)."""
         done = 0
         while True:
             with self._cond:
-                if not self._heap or self._heap[0][0] > time.monotonic():
-                    return done
-                _, _, func, args = heapq.heappop(self._heap)
-            _run(func, args)
+                now = time.monotonic()
+                job = self._pop("jobs", now) or self._pop("ocr", now)
+            if job is None:
+                return done
+            _run(*job)
             done += 1
 
     def pending(self) -> int:
         with self._cond:
-            return len(self._heap) + self._busy
+            return sum(len(h) for lane in self._heaps.values() for h in lane.values()) + self._busy
 
     def ping(self) -> bool:
-        return self._thread is None or self._thread.is_alive()
+        return all(t.is_alive() for t in self._threads.values())
 
-    def _work(self) -> None:
+    def _work(self, lane: str) -> None:
         while True:
             with self._cond:
-                while not self._stop and (not self._heap or self._heap[0][0] > time.monotonic()):
-                    timeout = self._heap[0][0] - time.monotonic() if self._heap else None
-                    self._cond.wait(timeout)
-                if self._stop:
-                    return
-                _, _, func, args = heapq.heappop(self._heap)
+                while True:
+                    if self._stop:
+                        return
+                    job = self._pop(lane, time.monotonic())
+                    if job is not None:
+                        break
+                    due = self._next_due(lane)
+                    self._cond.wait(None if due is None else max(0.0, due - time.monotonic()))
                 self._busy += 1
             try:
-                _run(func, args)
+                _run(*job)
             finally:
                 with self._cond:
                     self._busy -= 1
@@ -93,21 +175,109 @@ class RQQueue:
         from redis import Redis
         from rq import Queue
 
-        self.redis = Redis.from_url(redis_url)
-        self.queue = Queue(name, connection=self.redis)
+        self.redis = Redis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5,
+                                    health_check_interval=30)
+        self.prefix = name
+        self.queues = {q: Queue(f"{name}-{q}", connection=self.redis) for q in QUEUES}
+
+    @property
+    def queue(self):
+        """The turns queue (what a single-queue caller means)."""
+        return self.queues["turns"]
+
+    def names(self, which: tuple[str, ...] = QUEUES) -> list[str]:
+        return [self.queues[q].name for q in which]
+
+    def guard(self, job_id: str) -> str:
+        return f"ikhtiyar:queued:{self.prefix}:{job_id}"
 
     def enqueue(self, func: Callable, *args) -> None:
-        self.queue.enqueue(func, *args, job_timeout=300, result_ttl=0, failure_ttl=7 * 86400)
+        job_id = job_key(func, args)
+        # SET NX: only the first of concurrent enqueues of this job puts it on the queue.
+        if not self.redis.set(self.guard(job_id), 1, nx=True, ex=GUARD_TTL):
+            return
+        try:
+            self.queues[queue_for(func)].enqueue(func, *args, job_id=job_id, job_timeout=JOB_TIMEOUT,
+                                                 result_ttl=0, failure_ttl=7 * 86400)
+        except Exception:
+            self.redis.delete(self.guard(job_id))
+            raise
+
+    def enqueue_new(self, func: Callable, *args) -> None:
+        """``enqueue`` for work that has just come into being (a message stored a moment
+        ago): nothing can have queued it yet, so the guard is set without asking, and the
+        whole enqueue is one round trip to Redis (the webhook's path)."""
+        job_id = job_key(func, args)
+        with self.redis.pipeline() as pipe:
+            self.queues[queue_for(func)].enqueue_call(func, args=args, job_id=job_id, timeout=JOB_TIMEOUT,
+                                                      result_ttl=0, failure_ttl=7 * 86400, pipeline=pipe)
+            pipe.set(self.guard(job_id), 1, ex=GUARD_TTL)  # after RQ's MULTI, in the same round trip
+            pipe.execute()
+
+    def enqueue_again(self, func: Callable, *args) -> None:
+        """For the sweeps: queue the job unless it is really waiting or running. A worker
+        killed between taking a job and starting it leaves the job's guard behind; this
+        looks past a guard whose job is gone."""
+        job_id = job_key(func, args)
+        if self.redis.exists(self.guard(job_id)) and self._alive(job_id, queue_for(func)):
+            return
+        self.redis.delete(self.guard(job_id))
+        self.enqueue(func, *args)
+
+    def _alive(self, job_id: str, queue: str) -> bool:
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job, JobStatus
+
+        try:
+            job = Job.fetch(job_id, connection=self.redis)
+        except NoSuchJobError:
+            return False
+        status = job.get_status(refresh=False)
+        if status in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
+            return self.redis.lpos(self.queues[queue].key, job_id) is not None
+        if status == JobStatus.STARTED and job.started_at is not None:
+            # Turns and deliveries take milliseconds; one "started" this long ago lost its worker.
+            limit = JOB_TIMEOUT if queue == "ocr" else STALLED_AFTER_S
+            age = (datetime.now(UTC) - job.started_at.replace(tzinfo=UTC)).total_seconds()
+            return age < limit
+        return False
 
     def enqueue_in(self, seconds: float, func: Callable, *args) -> None:
-        self.queue.enqueue_in(timedelta(seconds=seconds), func, *args, job_timeout=300,
-                              result_ttl=0, failure_ttl=7 * 86400)
+        # A retry has an id of its own: the job that schedules it is still running under
+        # the plain id, and RQ would drop the retry with it when it finishes.
+        job_id = f"{job_key(func, args)}-at-{time.time_ns()}"
+        self.queues[queue_for(func, delayed=True)].enqueue_in(
+            timedelta(seconds=seconds), func, *args, job_id=job_id, job_timeout=JOB_TIMEOUT,
+            result_ttl=0, failure_ttl=7 * 86400)
+
+    def depths(self) -> dict[str, int]:
+        return {q: queue.count for q, queue in self.queues.items()}
 
     def start(self) -> None:  # workers are separate processes
         pass
 
     def ping(self) -> bool:
         return bool(self.redis.ping())
+
+
+def worker_class():
+    """RQ's non-forking worker, lifting a job's enqueue guard when it starts (see above).
+
+    A forking worker would run every job in a fresh process that has warmed nothing: the
+    message catalog, the engine, the senders and the database connection built again for
+    every job (100+ ms each). This one warms once and runs each job in-process.
+    """
+    from rq import SimpleWorker
+
+    class Worker(SimpleWorker):
+        guard_prefix = "ikhtiyar:queued"
+
+        def perform_job(self, job, queue, execution=None):
+            prefix = queue.name.rsplit("-", 1)[0]
+            self.connection.delete(f"{self.guard_prefix}:{prefix}:{job.id}")
+            return super().perform_job(job, queue, execution)
+
+    return Worker
 
 
 def make_queue(redis_url: str | None, name: str):

@@ -30,6 +30,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     queue: object = None  # gateway.queue.JobQueue
     _conversation: ConversationEngine | None = field(default=None, repr=False)
+    _senders: dict = field(default_factory=dict, repr=False, init=False)  # per settings
 
     def conversation(self, session: Session) -> ConversationEngine:
         if self._conversation is None:
@@ -40,6 +41,29 @@ class Runtime:
 
     def conversation_knowledge(self, session: Session):
         return self.conversation(session).knowledge
+
+    def sender_for(self, channel: str, simulated: bool = False):
+        """The channel's sender, built once per process (a Twilio client keeps its
+        connection pool); a simulated contact's messages go to the log sender."""
+        from channels import log_sender, registry
+
+        if simulated:
+            return log_sender.send
+        key = (channel, registry.sender_for)  # a registry swapped in (tests) builds anew
+        if key not in self._senders:
+            self._senders[key] = registry.sender_for(channel, self.settings)
+        return self._senders[key]
+
+    def warm(self) -> None:
+        """Build what every job needs before the first one arrives: the engine and its
+        reference data, the message catalog, the senders, a database connection."""
+        from conversation import catalog
+
+        with self.sessions() as session:
+            self.conversation(session)
+        catalog.text("welcome", "en")
+        for channel in ("whatsapp", "sms", "email"):
+            self.sender_for(channel)
 
     def reload_reference(self) -> None:
         self._conversation = None

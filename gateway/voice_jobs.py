@@ -180,6 +180,7 @@ def sweep_recordings(now: datetime | None = None, limit: int = 200) -> int:
             message.attempts = (message.attempts or 0) + 1
             message.next_attempt_at = now + max(SWEEP_EVERY, running)
             due.append(message.id)
+    requeue = getattr(rt.queue, "enqueue_again", rt.queue.enqueue)  # past a lost job's guard
     for message_id in due:
-        rt.queue.enqueue(fetch_audio, message_id)
+        requeue(fetch_audio, message_id)
     return len(due)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Text, bindparam, insert, select, update
+from sqlalchemy import Connection, Text, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -68,8 +68,18 @@ def _insert_for_known_contact(dialect_insert):
 _INSERT_FOR_KNOWN_CONTACT = {name: _insert_for_known_contact(insert)
                              for name, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))}
 
-_RANK = {OutboxStatus.QUEUED: 0, OutboxStatus.SENT: 1, OutboxStatus.DELIVERED: 2,
-         OutboxStatus.READ: 3, OutboxStatus.FAILED: 4}
+_RANK = {OutboxStatus.QUEUED: 0, OutboxStatus.SENDING: 0.5, OutboxStatus.SENT: 1,
+         OutboxStatus.DELIVERED: 2, OutboxStatus.READ: 3, OutboxStatus.FAILED: 4}
+_M = Message.__table__
+# The delivery job's claim: only one job can move a row from queued to sending.
+_CLAIM = (update(_M).where(_M.c.id == bindparam("m_id"), _M.c.direction == "out",
+                           _M.c.status == OutboxStatus.QUEUED.value)
+          .values(status=OutboxStatus.SENDING.value, updated_at=bindparam("m_now"),
+                  idempotency_key=func.coalesce(_M.c.idempotency_key, bindparam("m_key"))))
+# Recovery of a row left in sending (its worker died): only one job takes it over.
+_RECLAIM = (update(_M).where(_M.c.id == bindparam("m_id"), _M.c.status == OutboxStatus.SENDING.value,
+                             _M.c.updated_at < bindparam("m_stale"))
+            .values(updated_at=bindparam("m_now")))
 
 
 def address_hash(address: str) -> str:
@@ -200,13 +210,17 @@ def queue_outbound(session: Session, contact: Contact, text: str, *, kind: str =
 
 def queue_outbound_ids(session: Session, contact: Contact, replies: list[dict], *,
                        conversation_id: int | None = None, complaint_id: int | None = None,
-                       language: str | None = None) -> list[int]:
+                       language: str | None = None, turn_of: int | None = None) -> list[int]:
     """``queue_outbound`` for a turn's replies (each a dict of ``text``, ``kind``,
     ``extras``): the outbox row ids, in order, from one multi-row INSERT.
 
     Email rows go through the ORM instead: storage.mail's before-flush hook stamps their
     thread headers and turn, and it sees only ORM objects.
     """
+    # The turn that produced them (``finish_turn`` notes it): its replies' idempotency keys,
+    # unique, so a turn that somehow ran twice cannot put a second set in the outbox.
+    turn_of = turn_of or session.info.pop("turn_of", None)
+    keys = [f"turn:{turn_of}:{n}" if turn_of else None for n in range(len(replies))]
     if not replies:
         return []
     if contact.channel == "email":
@@ -214,6 +228,8 @@ def queue_outbound_ids(session: Session, contact: Contact, replies: list[dict], 
                                complaint_id=complaint_id, language=language, extras=r.get("extras"),
                                full_text=r.get("full_text"))
                 for r in replies]
+        for row, key in zip(rows, keys, strict=True):
+            row.idempotency_key = key
         session.flush()
         return [m.id for m in rows]
     now = utcnow()
@@ -222,8 +238,9 @@ def queue_outbound_ids(session: Session, contact: Contact, replies: list[dict], 
                "complaint_id": complaint_id, "text": r["text"], "language": language,
                "kind": r["kind"], "payload": r.get("extras") or {}, "raw": r.get("full_text"),
                "status": OutboxStatus.QUEUED.value, "attempts": 0, "next_attempt_at": now,
-               "error": None, "received_at": None, "created_at": now, "updated_at": now}
-              for r in replies]
+               "error": None, "received_at": None, "created_at": now, "updated_at": now,
+               "idempotency_key": key}
+              for r, key in zip(replies, keys, strict=True)]
     return list(session.connection().execute(_OUTBOX_INSERT, values).scalars())
 
 
@@ -237,6 +254,7 @@ def finish_turn(session: Session, conversation: Conversation, message: Message, 
     the row points at must exist before it)."""
     if session.new or session.dirty or session.deleted:
         session.flush()
+    session.info["turn_of"] = message.id  # the replies' keys (queue_outbound_ids)
     connection = session.connection()
     now = utcnow()
     connection.execute(_CONVERSATION_SAVE, {"c_id": conversation.id, "c_state": state, "c_language": language,
@@ -277,6 +295,7 @@ def retry_later(message: Message, error: str, max_attempts: int,
         message.next_attempt_at = None
         return None
     delay = min(cap_seconds, base_seconds * 2 ** (message.attempts - 1))
+    message.status = OutboxStatus.QUEUED.value  # from sending: the next attempt claims it again
     message.next_attempt_at = utcnow() + timedelta(seconds=delay)
     return message.next_attempt_at
 
@@ -288,6 +307,50 @@ def due_outbound(session: Session, limit: int = 500, before: datetime | None = N
                                  Message.status == OutboxStatus.QUEUED.value,
                                  Message.next_attempt_at <= (before or utcnow()))
         .order_by(Message.next_attempt_at).limit(limit)))
+
+
+def claim_outbound(session: Session, message_id: int) -> str | None:
+    """Move a queued outbox row to sending, and return its idempotency key; None when
+    another job has it (or it is no longer queued). Committed before the provider is
+    called, so no transaction is held across the HTTP request."""
+    done = session.connection().execute(_CLAIM, {"m_id": message_id, "m_now": utcnow(),
+                                                 "m_key": f"out:{message_id}"})
+    if done.rowcount != 1:
+        return None
+    return session.connection().execute(select(_M.c.idempotency_key).where(_M.c.id == message_id)).scalar()
+
+
+def reclaim_stuck(session: Session, message_id: int, stale_before: datetime) -> bool:
+    """Take over a row left in sending since before ``stale_before``; one job wins."""
+    done = session.connection().execute(_RECLAIM, {"m_id": message_id, "m_stale": stale_before,
+                                                   "m_now": utcnow()})
+    return done.rowcount == 1
+
+
+def stuck_sending(session: Session, before: datetime, limit: int = 500) -> list[int]:
+    """Outbox rows claimed for sending before ``before`` and never settled (a worker died
+    between the provider's answer and recording it)."""
+    return list(session.scalars(
+        select(Message.id).where(Message.direction == "out", Message.status == OutboxStatus.SENDING.value,
+                                 Message.updated_at < before).order_by(Message.id).limit(limit)))
+
+
+def dead_letters(session: Session, complaint_id: int | None = None, limit: int = 200) -> list[Message]:
+    """Outbound messages that failed their last attempt, newest first (an operator's list,
+    or one case's)."""
+    query = select(Message).where(Message.direction == "out", Message.status == OutboxStatus.FAILED.value)
+    if complaint_id is not None:
+        query = query.where(Message.complaint_id == complaint_id)
+    return list(session.scalars(query.order_by(Message.id.desc()).limit(limit)))
+
+
+def requeue_failed(session: Session, message: Message) -> bool:
+    """Give a dead letter another round of attempts (an operator's retry)."""
+    if message.direction != "out" or message.status != OutboxStatus.FAILED.value:
+        return False
+    message.status = OutboxStatus.QUEUED.value
+    message.attempts, message.error, message.next_attempt_at = 0, None, utcnow()
+    return True
 
 
 def note_undelivered(session: Session, message: Message, detail: str | None = None) -> None:

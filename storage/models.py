@@ -118,6 +118,7 @@ class Role(enum.StrEnum):
 
 class OutboxStatus(enum.StrEnum):
     QUEUED = "queued"
+    SENDING = "sending"  # claimed by a delivery job; the provider may or may not have it
     SENT = "sent"
     DELIVERED = "delivered"
     READ = "read"
@@ -262,6 +263,9 @@ class Message(Base):
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # Outbound: one key per message a turn (or an officer) produced, ``turn:<inbound id>:<n>``;
+    # unique, so a turn run twice cannot queue its replies twice.
+    idempotency_key: Mapped[str | None] = mapped_column(String(80), unique=True)
     contact: Mapped[Contact] = relationship()
 
     @property

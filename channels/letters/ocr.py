@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -68,16 +69,36 @@ def tesseract() -> str:
     return tool
 
 
-def _run(args: list[str], timeout: float = 180) -> str:
+# Limits on one Tesseract run (one model over one page): a hostile or broken page is
+# stopped, and never starves the conversation turns of CPU or the machine of memory.
+CPU_SECONDS = 40
+MEMORY_BYTES = 1024 * 1024 * 1024
+TIMEOUT_SECONDS = 60.0
+
+
+def sandbox(cpu_seconds: int, memory_bytes: int):
+    """A ``preexec_fn`` for a helper process: CPU-time and address-space limits (the kernel
+    kills it past them), and a lower priority than the citizens' work."""
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+        os.nice(10)
+    return limit
+
+
+def _run(args: list[str], timeout: float | None = None) -> str:
     env = dict(os.environ)
     # One thread per Tesseract: the worker reads several pages side by side instead, and
     # OpenMP threads on a busy 2-core machine only slow each other down.
     env.setdefault("OMP_THREAD_LIMIT", "1")
+    timeout = timeout or TIMEOUT_SECONDS
     try:
         done = subprocess.run([tesseract(), *args], capture_output=True, timeout=timeout,  # noqa: S603
-                              check=False, env=env)
+                              check=False, env=env, preexec_fn=sandbox(CPU_SECONDS, MEMORY_BYTES))
     except subprocess.TimeoutExpired:
         raise OcrError(f"tesseract took longer than {timeout:.0f} s on the page") from None
+    if done.returncode < 0:
+        raise OcrError("tesseract was stopped at its CPU or memory limit on this page")
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise OcrError("tesseract failed: " + (message[-1] if message else f"exit {done.returncode}"))
@@ -88,7 +109,7 @@ def detect_script(path: Path) -> tuple[str | None, int, float]:
     """(script, rotation to apply, script confidence) from Tesseract's OSD; (None, 0, 0)
     when the page has too little text to tell."""
     try:
-        out = _run([str(path), "stdout", "--psm", "0", "-l", "osd"], timeout=60)
+        out = _run([str(path), "stdout", "--psm", "0", "-l", "osd"], timeout=TIMEOUT_SECONDS / 2)
     except OcrError:
         return None, 0, 0.0
     values = dict(re.findall(r"^([A-Za-z ]+):\s*(\S+)", out, re.MULTILINE))

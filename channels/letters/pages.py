@@ -9,9 +9,11 @@ few degrees askew costs Tesseract whole lines).
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
 from channels.letters.intake import Limits, UploadError, open_image, pdf_info
+from channels.letters.ocr import sandbox
 
 MAX_SKEW = 10.0  # degrees; more than this is a page put in sideways, which OSD handles
 
@@ -33,60 +36,96 @@ class Page:
     skew_degrees: float
 
 
+# All the pages of one file together: a 20-page upload at the per-page limit would
+# otherwise be over a billion pixels to clean and read. Pages share it equally.
+FILE_PIXEL_BUDGET = 150_000_000
+# One pdftoppm run renders one page, under these limits (a PDF whose few kilobytes inflate
+# to millions of drawing operators is stopped here).
+PDF_CPU_SECONDS = 20
+PDF_MEMORY_BYTES = 768 * 1024 * 1024
+PDF_TIMEOUT_SECONDS = 30.0
+
+
 def render(original: Path, kind: str, out_dir: Path, limits: Limits | None = None) -> list[Page]:
-    """Every page of the stored upload, cleaned, as ``out_dir/page-N.png``."""
+    """Every page of the stored upload, cleaned, as ``out_dir/page-N.png``. One page at a
+    time: each is rendered (or decoded), cleaned and written before the next is read."""
     limits = limits or Limits()
     out_dir.mkdir(parents=True, exist_ok=True)
     raw = _pdf_pages(original, limits) if kind == "pdf" else _image_pages(original, limits)
     pages = []
     for number, (image, dpi) in enumerate(raw, 1):
         cleaned, skew = clean(image)
+        image.close()
         path = out_dir / f"page-{number}.png"
         cleaned.save(path, optimize=False, dpi=(dpi, dpi) if dpi else None)
         pages.append(Page(number, path, cleaned.width, cleaned.height, dpi, skew))
+        cleaned.close()
     return pages
 
 
-def _image_pages(original: Path, limits: Limits) -> list[tuple[Image.Image, int | None]]:
-    image = open_image(original, limits)
-    frames = []
-    for index in range(getattr(image, "n_frames", 1)):
-        image.seek(index)
-        frame = ImageOps.exif_transpose(image.copy()) if index == 0 else image.copy()
-        dpi = image.info.get("dpi")
-        frames.append((frame, round(float(dpi[0])) if dpi and float(dpi[0]) >= 70 else None))
-    return frames
+def _allowance(limits: Limits, count: int) -> int:
+    """Pixels one page may have: the per-page limit, or its share of the file's budget."""
+    return max(1, min(limits.max_pixels, FILE_PIXEL_BUDGET // max(count, 1)))
 
 
-def _pdf_pages(original: Path, limits: Limits) -> list[tuple[Image.Image, int | None]]:
+def _image_pages(original: Path, limits: Limits) -> Iterator[tuple[Image.Image, int | None]]:
+    """Frames one by one (a multi-page TIFF is never held whole), each in grayscale and
+    reduced to its share of the file's pixel budget."""
+    with open_image(original, limits) as image:
+        count = getattr(image, "n_frames", 1)
+        allowance = _allowance(limits, count)
+        for index in range(count):
+            image.seek(index)
+            dpi = image.info.get("dpi")
+            frame = image.convert("L") if image.mode not in ("L", "1") else image.copy()
+            if index == 0:
+                frame = ImageOps.exif_transpose(frame)
+            pixels = frame.width * frame.height
+            if pixels > allowance:
+                factor = math.ceil(math.sqrt(pixels / allowance))
+                frame = frame.convert("L").reduce(factor)
+                dpi = (float(dpi[0]) / factor,) if dpi else None
+            yield frame, round(float(dpi[0])) if dpi and float(dpi[0]) >= 70 else None
+
+
+def _pdf_pages(original: Path, limits: Limits) -> Iterator[tuple[Image.Image, int | None]]:
     tool = shutil.which("pdftoppm")
     if tool is None:
         raise RuntimeError("pdftoppm is not installed (Debian package poppler-utils)")
     info = pdf_info(original.read_bytes())
-    dpi = limits.pdf_dpi
-    for key, value in info.items():
-        # Render big pages at a lower resolution, so no page exceeds the pixel limit.
-        if key.startswith("Page") and key.endswith("size") and " x " in value:
-            w, h = (float(v) for v in value.split(" pts")[0].split(" x "))
-            fit = int(math.sqrt(limits.max_pixels / max(w / 72 * h / 72, 1e-6)))
-            dpi = max(72, min(dpi, fit))
+    count = int(info.get("Pages", "1") or 1)
+    allowance = _allowance(limits, count)
+    sizes = {int(m.group(1)): value for key, value in info.items()
+             if (m := re.fullmatch(r"Page\s+(\d+)\s+size", key))}
     with tempfile.TemporaryDirectory(prefix="ikhtiyar-pdf-") as tmp:
-        try:
-            subprocess.run([tool, "-r", str(dpi), "-gray", "-png", str(original),  # noqa: S603
-                            f"{tmp}/p"], capture_output=True, timeout=300, check=True)
-        except subprocess.TimeoutExpired:
-            raise UploadError("the PDF took too long to render") from None
-        except subprocess.CalledProcessError as exc:
-            raise UploadError("the PDF could not be rendered: "
-                              + exc.stderr.decode("utf-8", "replace").strip()[:160]) from None
-        # pdftoppm pads page numbers to the width of the page count: sort by number.
-        files = sorted(Path(tmp).glob("p-*.png"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
-        pages = []
-        for file in files:
+        for number in range(1, count + 1):
+            dpi = limits.pdf_dpi
+            size = sizes.get(number) or info.get("Page size") or ""
+            if " x " in size:
+                # Big pages at a lower resolution, so no page exceeds its pixel allowance.
+                w, h = (float(v) for v in size.split(" pts")[0].split(" x "))
+                fit = int(math.sqrt(allowance / max(w / 72 * h / 72, 1e-6)))
+                dpi = max(36, min(dpi, fit))
+            prefix = f"{tmp}/p{number}"
+            try:
+                subprocess.run([tool, "-r", str(dpi), "-gray", "-png", "-singlefile",  # noqa: S603
+                                "-f", str(number), "-l", str(number), str(original), prefix],
+                               capture_output=True, timeout=PDF_TIMEOUT_SECONDS, check=True,
+                               preexec_fn=sandbox(PDF_CPU_SECONDS, PDF_MEMORY_BYTES))
+            except subprocess.TimeoutExpired:
+                raise UploadError(f"page {number} of the PDF took too long to render") from None
+            except subprocess.CalledProcessError as exc:
+                if exc.returncode < 0:
+                    raise UploadError(f"page {number} of the PDF is too heavy to render "
+                                      "(stopped at its CPU or memory limit)") from None
+                raise UploadError("the PDF could not be rendered: "
+                                  + exc.stderr.decode("utf-8", "replace").strip()[:160]) from None
+            file = Path(f"{prefix}.png")
             with open_image(file, limits) as img:
                 img.load()
-                pages.append((img.copy(), dpi))
-    return pages
+                page = img.copy()
+            file.unlink()
+            yield page, dpi
 
 
 def clean(image: Image.Image) -> tuple[Image.Image, float]:

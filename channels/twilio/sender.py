@@ -11,6 +11,8 @@ is configured; else the message fails with the reason.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from channels.addresses import AddressError, phone_e164
 from channels.delivery import Delivered, Outgoing
@@ -38,7 +40,7 @@ class TwilioSender:
 
     def __call__(self, outgoing: Outgoing) -> Delivered:
         if self.channel == "sms":
-            return self._create(sms.create_kwargs(outgoing, self.settings))
+            return self._create(sms.create_kwargs(outgoing, self.settings), outgoing)
         return self._whatsapp(outgoing)
 
     def _whatsapp(self, outgoing: Outgoing) -> Delivered:
@@ -51,14 +53,15 @@ class TwilioSender:
             return self._sms_fallback(outgoing, TwilioPermanentError(OUTSIDE_WINDOW, "outside WhatsApp's 24-hour window and no template for '" + outgoing.kind + "'"))
         try:
             return self._create(whatsapp.create_kwargs(
-                outgoing, self.settings, content_sid=template if use_template else None))
+                outgoing, self.settings, content_sid=template if use_template else None), outgoing)
         except TwilioPermanentError as exc:
             if exc.code != OUTSIDE_WINDOW:
                 raise
             if template and not use_template:
                 log.info("WhatsApp window closed for a %s; sending template %s", outgoing.kind, template)
                 try:
-                    return self._create(whatsapp.create_kwargs(outgoing, self.settings, content_sid=template))
+                    return self._create(whatsapp.create_kwargs(outgoing, self.settings,
+                                                               content_sid=template), outgoing)
                 except TwilioPermanentError as again:
                     if again.code != OUTSIDE_WINDOW:
                         raise
@@ -77,11 +80,37 @@ class TwilioSender:
         sms_outgoing = Outgoing(channel="sms", to=number, text=outgoing.text, kind=outgoing.kind,
                                 key=outgoing.key, language=outgoing.language,
                                 extras=outgoing.extras, status_callback=outgoing.status_callback)
-        return self._create(sms.create_kwargs(sms_outgoing, self.settings))
+        return self._create(sms.create_kwargs(sms_outgoing, self.settings), outgoing)
 
-    def _create(self, kwargs: dict) -> Delivered:
+    def _create(self, kwargs: dict, outgoing: Outgoing) -> Delivered:
+        key = outgoing.extras.get("idempotency_key")
+        if key and kwargs.get("status_callback"):
+            # Twilio has no idempotency key for sending; the key rides on the callback URL,
+            # so the callbacks (and anyone auditing Twilio's logs) can tell copies apart.
+            sep = "&" if "?" in kwargs["status_callback"] else "?"
+            kwargs["status_callback"] += sep + urlencode({"key": key})
         try:
             message = self.client.messages.create(**kwargs)
         except Exception as exc:
             raise classify(exc) from exc
         return Delivered(provider_id=message.sid, status="sent")
+
+    def find_sent(self, outgoing: Outgoing, since: datetime) -> list[Delivered]:
+        """What Twilio may already have for this outbox row, if its worker died before
+        recording the answer: Twilio's messages to the recipient since the claim, with the
+        same body (the caller sets aside those another row already owns: a citizen can get
+        the same text twice). Asked through the twilio library; a failure to ask is transient."""
+        kwargs = (sms.create_kwargs(outgoing, self.settings) if self.channel == "sms"
+                  else whatsapp.create_kwargs(outgoing, self.settings))
+        body, to = kwargs.get("body"), kwargs["to"]
+        after = since - timedelta(seconds=60)  # clocks differ a little
+        try:
+            sent = list(self.client.messages.list(to=to, date_sent_after=after, limit=50))
+            # A message still queued at Twilio has no date_sent yet: the latest few as well.
+            sent += [m for m in self.client.messages.list(to=to, limit=20)
+                     if m.date_created is None or m.date_created >= after]
+        except Exception as exc:
+            raise classify(exc) from exc
+        found = {m.sid: Delivered(provider_id=m.sid, status="sent") for m in sent
+                 if body is None or (m.body or "").strip() == body.strip()}
+        return list(found.values())

@@ -28,25 +28,52 @@ class _DatabaseCollector:
         escalated = GaugeMetricFamily("ikhtiyar_complaints_escalated_open",
                                       "Open complaints escalated at least once")
         queue = GaugeMetricFamily("ikhtiyar_jobs_pending", "Jobs waiting in this process's in-process queue")
-        with self.rt.sessions() as session:
-            for channel, direction, status, count in session.execute(
-                    select(Message.channel, Message.direction, Message.status, func.count())
-                    .group_by(Message.channel, Message.direction, Message.status)):
-                messages.add_metric([channel, direction, status], count)
-            for state, channel, count in session.execute(
-                    select(Complaint.state, Complaint.channel, func.count())
-                    .group_by(Complaint.state, Complaint.channel)):
-                complaints.add_metric([state, channel], count)
-            escalated.add_metric([], session.scalar(
-                select(func.count()).select_from(Complaint)
-                .where(Complaint.escalation_level > 0, Complaint.state != "closed")) or 0)
-        yield messages
-        yield complaints
-        yield escalated
+        try:
+            with self.rt.sessions() as session:
+                for channel, direction, status, count in session.execute(
+                        select(Message.channel, Message.direction, Message.status, func.count())
+                        .group_by(Message.channel, Message.direction, Message.status)):
+                    messages.add_metric([channel, direction, status], count)
+                for state, channel, count in session.execute(
+                        select(Complaint.state, Complaint.channel, func.count())
+                        .group_by(Complaint.state, Complaint.channel)):
+                    complaints.add_metric([state, channel], count)
+                escalated.add_metric([], session.scalar(
+                    select(func.count()).select_from(Complaint)
+                    .where(Complaint.escalation_level > 0, Complaint.state != "closed")) or 0)
+            yield messages
+            yield complaints
+            yield escalated
+        except Exception as exc:
+            from gateway.spool import database_down
+
+            if not database_down(exc):
+                raise
+            # The database is down: what the spool and the queues say is still worth a scrape.
         pending = getattr(self.rt.queue, "pending", None)
         if callable(pending):
             queue.add_metric([], pending())
             yield queue
+        yield from _queues_and_spool(self.rt)
+
+
+def _queues_and_spool(rt):
+    """Queue depths on Redis, the spool's backlog, outbox rows claimed but unsettled."""
+    from gateway import spool
+
+    depths = getattr(rt.queue, "depths", None)
+    if callable(depths):
+        family = GaugeMetricFamily("ikhtiyar_queue_depth", "Jobs waiting on Redis, by queue", labels=["queue"])
+        try:
+            for name, count in depths().items():
+                family.add_metric([name], count)
+            yield family
+        except Exception:  # noqa: S110  (Redis down: /readyz says so; the rest still reports)
+            pass
+    spooled = GaugeMetricFamily("ikhtiyar_spool_bytes",
+                                "Inbound messages waiting in the spool for the database (bytes)")
+    spooled.add_metric([], spool.pending(rt.settings))
+    yield spooled
 
 
 @bp.get("/metrics")

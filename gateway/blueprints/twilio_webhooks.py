@@ -20,6 +20,7 @@ from channels.twilio.request import TwilioRequest, WebhookError
 from channels.twilio.sender import template_for
 from conversation.messages import InboundMessage
 from gateway import jobs, media
+from gateway import spool as spooling
 from gateway.pipeline import receive
 from gateway.runtime import Runtime
 from storage.db import transaction
@@ -66,9 +67,21 @@ def sms_inbound():
     return _twiml()
 
 
-def accept_inbound(rt: Runtime, inbound: InboundMessage) -> tuple[int, bool]:
+def accept_inbound(rt: Runtime, inbound: InboundMessage, spool: bool = True) -> tuple[int | None, bool]:
     """Persist the message and queue its turn (and its media download). A STOP or START
-    is applied to the contact first, so the turn already sees it."""
+    is applied to the contact first, so the turn already sees it. When the database cannot
+    be reached the message goes to the spool (on disk before Twilio hears 200) and
+    (None, True) comes back; the spool's replayer stores it later."""
+    try:
+        return _accept_inbound(rt, inbound)
+    except Exception as exc:
+        if not (spool and spooling.database_down(exc)):
+            raise
+        spooling.append(rt.settings, spooling.inbound_record(inbound))  # SpoolError: 500, Twilio retries
+        return None, True
+
+
+def _accept_inbound(rt: Runtime, inbound: InboundMessage) -> tuple[int, bool]:
     change = opt_change(inbound.raw, inbound.text)
     if change:
         with transaction(rt.sessions) as session:
@@ -93,7 +106,13 @@ def delivery_status():
     status = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
     if status not in STATUSES:
         raise WebhookError(400, "MessageStatus is missing or unknown")
-    retry_ids = record_status(rt, sid, status, form)
+    try:
+        retry_ids = record_status(rt, sid, status, form)
+    except Exception as exc:
+        if not spooling.database_down(exc):
+            raise
+        spooling.append(rt.settings, {"kind": "status", "sid": sid, "status": status, "form": dict(form)})
+        return Response("", status=204)
     for message_id in retry_ids:
         rt.queue.enqueue(jobs.deliver, message_id)
     return Response("", status=204)

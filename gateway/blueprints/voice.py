@@ -27,6 +27,8 @@ from storage.db import transaction
 
 bp = Blueprint("voice", __name__)
 TWIML = "text/xml"
+CALL_AGAIN = ('<?xml version="1.0" encoding="UTF-8"?><Response><Say>We could not take your call '
+              'just now. Please call again in a few minutes.</Say><Hangup/></Response>')
 
 
 def _rt() -> Runtime:
@@ -93,6 +95,12 @@ def _answer(step: str) -> Response:
             done = dialogue().answer(session, call_input(form), step, seq, _renderer().render)
     except CallError as exc:
         return Response(str(exc), status=400, mimetype="text/plain")
+    except Exception as exc:
+        from gateway.spool import database_down
+
+        if not database_down(exc):
+            raise
+        return Response(CALL_AGAIN, mimetype=TWIML)  # the database is down: nothing to keep
     queue_jobs(done)
     return Response(done.text, mimetype=TWIML)
 
