@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -33,7 +33,7 @@ from storage.models import OPEN_STATES, Complaint
 
 MODEL_VERSION = "dup-charwb24-skeleton-v1"
 WINDOW = timedelta(days=14)
-THRESHOLD = 0.55
+THRESHOLD = 0.57
 PLACE_WEIGHT = 0.85
 NEAR_KM, FAR_KM = 0.5, 2.0
 NEAR_BONUS = 0.15
@@ -54,6 +54,7 @@ _DIGITS = {ord(d): str(i) for i, d in enumerate("۰۱۲۳۴۵۶۷۸۹")} | {
     ord(d): str(i) for i, d in enumerate("٠١٢٣٤٥٦٧٨٩")}
 _TABLE = str.maketrans({**{ord(k): v for k, v in _SCRIPT.items()}, **_DIGITS,
                         **{ord(v): "" for v in "aeiouwy"}})
+_MARKS = re.compile("[\u0300-\u036f\u064b-\u065f\u0670\u06d6-\u06ed]")
 _NOT_WORD = re.compile(r"[^a-z0-9 ]+")
 _DOUBLED = re.compile(r"([a-z])\1+")
 # A final h is a vowel sign in Urdu (محلہ) and optional in Roman Urdu (mohalla, mohallah).
@@ -63,9 +64,8 @@ _SPACES = re.compile(r"\s+")
 
 def skeleton(text: str) -> str:
     """The consonant skeleton of ``text`` in Latin letters, the same across scripts."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    # Drop the diacritics (zer, zabar, pesh) before transliterating.
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
+    # Drop the diacritics (zer, zabar, pesh; Latin accents) before transliterating.
+    text = _MARKS.sub("", unicodedata.normalize("NFKD", text).lower())
     text = _NOT_WORD.sub(" ", text.translate(_TABLE))
     text = _FINAL_H.sub("", _DOUBLED.sub(r"\1", text))
     return _SPACES.sub(" ", text).strip()
@@ -78,9 +78,9 @@ def haversine_km(lat1: np.ndarray | float, lon1: np.ndarray | float,
     return 2 * 6371.0 * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
 
 
-def _vectorizer() -> TfidfVectorizer:
-    return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True,
-                           preprocessor=skeleton, dtype=np.float32)
+def _vectorizer() -> CountVectorizer:
+    return CountVectorizer(analyzer="char_wb", ngram_range=(2, 4), preprocessor=skeleton,
+                           dtype=np.float32)
 
 
 def _location_adjustment(lat_a, lon_a, lat_b, lon_b) -> np.ndarray:
@@ -97,38 +97,50 @@ def _location_adjustment(lat_a, lon_a, lat_b, lon_b) -> np.ndarray:
 
 @dataclass
 class _Block:
-    """Complaints vectorised together: whole text, and the place when they gave one."""
+    """Complaints vectorised together, in one vocabulary: the whole text (description and
+    place), the place alone when they gave one, and that place weighted like a text."""
 
     text: Any
     place: Any
+    place_as_text: Any
     has_place: np.ndarray
     lat: np.ndarray
     lon: np.ndarray
-    vectorizer: TfidfVectorizer
+    vectorizer: CountVectorizer
 
     @classmethod
     def of(cls, texts: Sequence[str], places: Sequence[str | None],
-           lats: Sequence[float | None], lons: Sequence[float | None]) -> _Block:
+           lats: Sequence[float | None], lons: Sequence[float | None]) -> _Block | None:
+        """None when the texts have not one letter or digit to compare."""
         vectorizer = _vectorizer()
-        text = vectorizer.fit_transform([f"{t} {p or ''}" for t, p in zip(texts, places, strict=True)])
-        has_place = np.array([bool(p and skeleton(p)) for p in places])
+        n = len(texts)
         try:
-            place = _vectorizer().fit_transform([p or "" for p in places])
-        except ValueError:  # nobody gave a place: nothing to compare there
-            place = text[:, :0]
-        return cls(text, place, has_place, np.array([_nan(v) for v in lats]),
-                   np.array([_nan(v) for v in lons]), vectorizer)
+            counts = vectorizer.fit_transform([*texts, *(p or "" for p in places)])
+        except ValueError:
+            return None
+        described, placed = counts[:n], counts[n:]
+        as_text = TfidfTransformer(sublinear_tf=True).fit(described + placed)
+        text = as_text.transform(described + placed)
+        place = TfidfTransformer(sublinear_tf=True).fit_transform(placed)
+        return cls(text, place, as_text.transform(placed), np.asarray(placed.sum(axis=1)).ravel() > 0,
+                   np.array([_nan(v) for v in lats]), np.array([_nan(v) for v in lons]), vectorizer)
 
     def scores(self, rows: slice | list[int], cols: slice | list[int]) -> np.ndarray:
+        """Rows × cols: the place decides when both gave one; when only one did, that place
+        is looked for in the other's text; else the texts are compared."""
         text = (self.text[rows] @ self.text[cols].T).toarray()
         place = (self.place[rows] @ self.place[cols].T).toarray()
-        both = self.has_place[rows][:, None] & self.has_place[cols][None, :]
-        score = np.where(both, PLACE_WEIGHT * place + (1 - PLACE_WEIGHT) * text, text)
+        mine, theirs = self.has_place[rows][:, None], self.has_place[cols][None, :]
+        cross = np.where(mine & ~theirs, (self.place_as_text[rows] @ self.text[cols].T).toarray(),
+                         np.where(~mine & theirs,
+                                  (self.text[rows] @ self.place_as_text[cols].T).toarray(), 0.0))
+        score = np.where(mine & theirs, PLACE_WEIGHT * place + (1 - PLACE_WEIGHT) * text,
+                         np.maximum(text, cross))
         return score + _location_adjustment(self.lat[rows][:, None], self.lon[rows][:, None],
                                             self.lat[cols][None, :], self.lon[cols][None, :])
 
 
-def _shared_ngrams(vectorizer: TfidfVectorizer, a, b, top: int = 6) -> list[str]:
+def _shared_ngrams(vectorizer: CountVectorizer, a, b, top: int = 6) -> list[str]:
     """The n-grams that contribute most to the similarity of rows ``a`` and ``b``."""
     product = a.multiply(b).tocoo()
     if product.nnz == 0:
@@ -173,6 +185,8 @@ def cluster_records(records: Sequence[Record], *, threshold: float = THRESHOLD,
         days = np.array([records[i].day for i in members])
         block = _Block.of([records[i].text for i in members], [records[i].location for i in members],
                           [records[i].lat for i in members], [records[i].lon for i in members])
+        if block is None:
+            continue
         starts = np.searchsorted(days, days - window_days, side="left")
         for a in range(1, len(members), chunk):
             b = min(a + chunk, len(members))
@@ -202,6 +216,8 @@ def best_match(text: str, place: str | None, lat: float | None, lon: float | Non
     if not texts:
         return None
     block = _Block.of([text, *texts], [place, *places], [lat, *lats], [lon, *lons])
+    if block is None:
+        return None
     scores = block.scores([0], slice(1, None)).ravel()
     best = int(scores.argmax())
     if scores[best] < threshold:

@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analytics.duplicates import WINDOW, Record, best_match, cluster_records
+from analytics.duplicates import THRESHOLD, WINDOW, Record, best_match, cluster_records
 from analytics.spikes import WEEKS, score_day
 
 DAYS = 16 * 7
@@ -192,6 +192,7 @@ def main() -> None:
     parser.add_argument("--complaints", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--incremental-samples", type=int, default=300)
+    parser.add_argument("--threshold", type=float, default=THRESHOLD)
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -204,7 +205,7 @@ def main() -> None:
           f"({sum(c for c in groups.values() if c > 1):,} complaints, sizes 2-{max(groups.values())})")
 
     started = time.perf_counter()
-    labels = cluster_records(records)
+    labels = cluster_records(records, threshold=args.threshold)
     cluster_s = time.perf_counter() - started
     precision, recall = pair_scores(labels, truth)
     print(f"\nduplicates: precision {precision:.3f}  recall {recall:.3f}  "

@@ -27,4 +27,12 @@ def sender_for(channel: str, settings) -> Sender:
         from channels.letters.post import PostSender
 
         return PostSender.from_settings(settings)
+    if channel == "app":  # read on the citizen's timeline in the app
+        from channels.app import sender as app_sender
+
+        return app_sender.send
+    if channel == "open311":  # no address given: published as the request's status
+        from channels.open311 import sender as open311_sender
+
+        return open311_sender.send
     return log_sender.send

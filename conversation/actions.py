@@ -239,7 +239,13 @@ class ActionAnswerResolution(Action):
             return []
         complaint = waiting[0]
         shown = turn.tracking(complaint.tracking_number)
-        answer_resolution(turn.session, complaint, turn.message, bool(answer), reason)
+        try:
+            answer_resolution(turn.session, complaint, turn.message, bool(answer), reason)
+        except lifecycle.NotTheComplainant:
+            # A message whose sender nobody verified (an action call for an address): the
+            # same answer as for an address with nothing to confirm.
+            _say(dispatcher, "nothing_to_confirm")
+            return []
         if answer:
             _say(dispatcher, "closed_thanks", tracking=shown)
         else:
@@ -264,12 +270,13 @@ def answer_resolution(session, complaint: Complaint, message: Message, satisfied
                       reason: str | None = None) -> None:
     """The complainant's own inbound ``message`` carried their yes or no: close, or reopen and
     escalate. Every channel confirms through here; raises lifecycle.TransitionError when the
-    complaint is no longer waiting for an answer or the message is not the complainant's."""
-    message.complaint_id = complaint.id
+    complaint is no longer waiting for an answer or the message is not the complainant's
+    (then the message is not put on the complaint's timeline either)."""
     if satisfied:
         lifecycle.confirm_satisfied(session, complaint, message)
     else:
         lifecycle.reject_resolution(session, complaint, message, reason)
+    message.complaint_id = complaint.id
 
 
 ACTIONS = (ValidateComplaintForm, ActionSubmitComplaint, ActionComplaintStatus, ActionAnswerResolution)

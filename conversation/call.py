@@ -3,7 +3,7 @@ every complaint decision a call makes (filing, status, confirming a resolution).
 
     start -> language -> menu -> 1 district -> record      -> complaint filed, number read twice
                                  2 tracking                 -> status read, back to the menu
-                                 3 confirm (per complaint)  -> closed / reopened (-> reason)
+                                 3 tracking number, then confirm -> closed / reopened (-> reason)
                                  0 dial (office hours) | voicemail -> a complaint
                                  9 language
 
@@ -47,7 +47,7 @@ from storage.models import Citizen, Complaint, Contact, District, Message, utcno
 log = logging.getLogger("ikhtiyar.voice")
 
 # Every step a webhook may name (the channel's follow-up URLs).
-STEPS = ("start", "language", "menu", "district", "record", "tracking", "confirm", "reason",
+STEPS = ("start", "language", "menu", "district", "record", "tracking", "confirm_number", "confirm", "reason",
          "dial", "voicemail", "done")
 LANGUAGE_KEYS = {"1": "ur", "2": "ps", "3": "en"}
 MAX_SILENT = 2  # silent answers in a row before goodbye
@@ -464,21 +464,34 @@ class PhoneDialogue:
                           status_key(complaint)])
 
     # --- 3: confirming a resolved complaint ------------------------------------------------
+    # A caller id is easily spoofed: the caller keys the complaint's tracking number first,
+    # and only a resolved complaint of the caller's own number is asked about. Every other
+    # number gets the same "nothing to confirm", so a caller learns nothing of others' cases.
 
-    def _start_confirm(self, turn: _Turn) -> None:
-        waiting: list[int] = []
-        if not (turn.call.data or {}).get("anonymous"):
-            contact = turn.session.get(Contact, turn.call.contact_id)
-            waiting = [c.id for c in resolved_complaints(turn.session, contact.citizen_id)]
+    def _start_confirm(self, turn: _Turn, before: Sequence[str] = ()) -> None:
+        if (turn.call.data or {}).get("anonymous"):
+            return self._menu(turn, [*before, "voice_confirm_none"])
+        turn.enter("confirm_number")
+        turn.say(before)
+        turn.ask(_speech(["voice_ask_tracking"], turn.lang), digits=None, timeout=10, speech_input=False)
+
+    def _on_confirm_number(self, turn: _Turn) -> None:
+        pressed = "".join(ch for ch in turn.keys if ch.isdigit())
+        if not pressed:
+            return self._silent(turn, self._start_confirm)
+        if not tracking.is_valid(pressed):
+            return self._wrong(turn, ["voice_tracking_wrong"], self._start_confirm)
+        contact = turn.session.get(Contact, turn.call.contact_id)
+        waiting = resolved_complaints(turn.session, contact.citizen_id, pressed)
         if not waiting:
             return self._menu(turn, ["voice_confirm_none"])
-        turn.remember(confirm=waiting)
+        turn.remember(confirm=waiting[0].id, keyed=pressed)
         self._confirm(turn)
 
     def _confirm(self, turn: _Turn, before: Sequence[str] = ()) -> None:
         turn.enter("confirm")
         turn.say(before)
-        complaint = turn.session.get(Complaint, turn.call.data["confirm"][0])
+        complaint = turn.session.get(Complaint, turn.call.data["confirm"])
         turn.ask(_speech(["voice_complaint_number", *digits(complaint.tracking_number),
                           "voice_confirm_question"], turn.lang))
 
@@ -488,15 +501,17 @@ class PhoneDialogue:
             return self._silent(turn, self._confirm)
         if key not in ("1", "2"):
             return self._wrong(turn, ["voice_invalid_choice"], self._confirm)
-        waiting = list(turn.call.data["confirm"])
-        complaint = turn.session.get(Complaint, waiting.pop(0))
-        turn.remember(confirm=waiting)
+        data = turn.call.data
+        complaint = turn.session.get(Complaint, data["confirm"])
+        turn.remember(confirm=None)
         contact = turn.session.get(Contact, turn.call.contact_id)
-        # The caller's key press is their own message on the complaint's timeline.
+        # The caller's key press is their own message on the complaint's timeline, with the
+        # tracking number they keyed: the lifecycle accepts a phone answer only with it.
         message, _new = insert_inbound(
             turn.session, contact, channel="voice", text=key, language=turn.lang,
             provider_id=f"{turn.call.call_sid}:confirm:{complaint.id}",
-            payload={"call_sid": turn.call.call_sid, "digits": key, "step": "confirm"},
+            payload={"call_sid": turn.call.call_sid, "digits": key, "step": "confirm",
+                     "tracking": data.get("keyed")},
             raw=json.dumps(turn.inp.raw, ensure_ascii=False))
         message.status = "processed"
         try:
@@ -504,20 +519,14 @@ class PhoneDialogue:
         except lifecycle.TransitionError as exc:
             # Answered meanwhile on another channel: the caller hears the current status.
             log.info("confirmation by phone not applied to %s: %s", complaint.tracking_number, exc)
-            return self._after_confirm(turn, [status_key(complaint)])
+            return self._menu(turn, [status_key(complaint)])
         if key == "1":
-            return self._after_confirm(turn, ["voice_confirm_closed"])
+            return self._menu(turn, ["voice_confirm_closed"])
         # Not satisfied: the officer who takes it up again hears why, in the caller's words.
         turn.enter("reason")
         turn.remember(reason_for=complaint.id)
         turn.say(["voice_confirm_reopened", "voice_ask_reason"])
         turn.then = RecordVoice(self.settings.reason_seconds)
-
-    def _after_confirm(self, turn: _Turn, said: list[str]) -> None:
-        if (turn.call.data or {}).get("confirm"):
-            self._confirm(turn, said)
-        else:
-            self._menu(turn, said)
 
     def _on_reason(self, turn: _Turn) -> None:
         said: list[str] = []
@@ -529,7 +538,7 @@ class PhoneDialogue:
             turn.enter("done")
             return
         # No recording (the caller said nothing): the reason is optional, go on.
-        self._after_confirm(turn, said)
+        self._menu(turn, said)
 
     def _keep_reason(self, session: Session, call: Call, recording: Recording, raw: dict,
                      done: Answered) -> None:

@@ -8,6 +8,12 @@ the tracking number and asks, once, only for what is missing. A reply in the thr
 by Message-ID, References or the subject's tracking tag, see storage.mail.find_thread) lands
 on that case: the missing details, a yes/no to a satisfaction request, an answer to an
 officer's question, or else a comment on the timeline.
+
+Only an authenticated mail answers a satisfaction request (channels.email.auth: DKIM or SPF
+aligned with the From: domain, or our trusted relay's verdict; a one-click link is its own
+proof). A yes or no in a mail that is not authenticated never closes or reopens: the
+complainant gets the signed links instead, at most once a day per address, so a forged
+From: can neither decide a case nor make us mail the victim at will.
 """
 
 from __future__ import annotations
@@ -19,11 +25,12 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from conversation import catalog
-from conversation.actions import unused_tracking_number
+from conversation.actions import resolved_complaints, unused_tracking_number
 from conversation.messages import Reply
 from conversation.turn import Turn
 from storage import lifecycle, tracking
 from storage.mail import find_thread, mail_info
+from storage.mail import take_answer as answer_budget
 from storage.models import Attachment, Complaint, State
 
 DESCRIPTION_MAX = 5000
@@ -39,6 +46,9 @@ def email_turn(turn: Turn) -> bool:
     if turn.contact.opted_out or not info:
         return False  # the simulator's email persona and link answers carry no mail headers
     u = turn.understanding
+    if not _authenticated(turn, info) and _answers_a_resolution(turn):
+        answer_with_links(turn)
+        return True
     thread = find_thread(turn.session, turn.contact, info, _subject_tag(info.get("subject"), turn.prefix))
     if info.get("link"):
         complaint = turn.session.get(Complaint, info["link"].get("complaint"))
@@ -69,6 +79,43 @@ def email_turn(turn: Turn) -> bool:
         return False
     comment(turn, complaint)
     return True
+
+
+def _authenticated(turn: Turn, info: dict) -> bool:
+    """A signed link, a proven sender, or the simulator's sandboxed persona (its "sim:"
+    contact is reachable only from the simulator and owns only simulated complaints)."""
+    return bool(info.get("link")) or bool((info.get("auth") or {}).get("ok")) \
+        or bool(turn.contact.simulated)
+
+
+def _answers_a_resolution(turn: Turn) -> bool:
+    """Whether the dialogue would take this message as the yes or no to "are you satisfied?"."""
+    awaiting = turn.state.get("awaiting") or {}
+    if awaiting.get("kind") == "which_complaint":
+        return True
+    # Whatever else is awaited: a yes or no the awaited step does not take falls through to
+    # the answer to "are you satisfied?".
+    if turn.understanding.intent not in ("affirm", "deny") or turn.state.get("form"):
+        return False
+    return bool(resolved_complaints(turn.session, turn.contact.citizen_id))
+
+
+def answer_with_links(turn: Turn) -> None:
+    """An unauthenticated yes or no: the signed links of the waiting complaint, at most once a
+    day per sender; the complaint's state is not touched."""
+    if (turn.state.get("awaiting") or {}).get("kind") == "which_complaint":
+        turn.state.pop("awaiting")
+    waiting = resolved_complaints(turn.session, turn.contact.citizen_id,
+                                  turn.understanding.tracking.number)
+    if not waiting:
+        return
+    complaint = waiting[-1]  # the latest resolution: the one the citizen most likely answers
+    turn.message.complaint_id = complaint.id  # the complainant's own contact: their case
+    if not answer_budget(turn.session, [("links", turn.contact.address, 1)], 86400):
+        return
+    turn.replies.append(Reply(catalog.text("email_answer_unverified", turn.lang,
+                                           tracking=turn.tracking(complaint.tracking_number)),
+                              "satisfaction_request", "email_answer_unverified"))
 
 
 def _subject_tag(subject: str | None, prefix: str) -> str | None:

@@ -4,9 +4,10 @@ A letter a clerk has reviewed becomes a complaint through the same steps as a co
 from any channel (the writer's contact and citizen, the inbound message that carried it,
 ``storage.lifecycle.submit``, the tracking number every channel draws), with the clerk as
 the person who entered it. A writer's answer to "are you satisfied?", given on paper or by
-phone, is entered by a clerk as the writer's own inbound message, so the rule holds: only
-the complainant's own message closes a complaint. Everything here runs inside the caller's
-transaction; the caller queues the delivery of the outbox row it gets back.
+phone, is entered by a clerk as what it is, a confirmation by proxy with the scan of the
+answer as evidence (``storage.lifecycle.confirm_by_proxy`` decides whether the clerk may);
+it is never made into a message in the writer's name. Everything here runs inside the
+caller's transaction; the caller queues the delivery of the outbox row it gets back.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from conversation import catalog
-from conversation.actions import answer_resolution, unused_tracking_number
+from conversation.actions import unused_tracking_number
 from conversation.knowledge import Knowledge
 from storage import lifecycle, tracking
 from storage.crypto import lookup_hash
@@ -43,7 +44,7 @@ from storage.models import (
     Contact,
     Message,
     OutboxStatus,
-    State,
+    User,
 )
 
 CHANNEL = "letter"
@@ -178,64 +179,68 @@ def record_confirmation(session: Session, *, clerk_id: int, number: str, satisfi
                         via: str, note: str, evidence: Evidence | None, prefix: str,
                         attachments_dir: Path) -> tuple[dict, int]:
     """The complainant's answer to "are you satisfied?", given on paper or by phone and
-    entered by a clerk: recorded as the complainant's own inbound message (channel
-    ``letter``) with the evidence attached, then the lifecycle closes or reopens. Returns
-    a summary for the clerk and the id of the reply queued to the complainant."""
+    entered by a clerk: a confirmation *by proxy* (``lifecycle.confirm_by_proxy``), never a
+    message in the complainant's name. Only with the scan of the answer, only for a
+    complaint in the clerk's scope that came by letter or whose complainant has no digital
+    channel; an admin never records one. Returns a summary for the clerk and the id of the
+    reply queued to the complainant."""
     if via not in ("paper", "phone"):
         raise ConfirmationError("via", "choose how the answer was given: on paper or by phone")
     note = " ".join(note.split())[:2000]
-    if not note and evidence is None:
-        raise ConfirmationError("note", "attach the scan of the answer or write a note of the call")
+    if evidence is None:
+        raise ConfirmationError("evidence", "attach the scan of the complainant's answer: a note alone is no evidence")
     found = tracking.find(number, prefix)
     if not found.number:
         raise ConfirmationError("tracking", "that tracking number has a mistyped digit" if found.mistyped
                                 else f"enter the tracking number, e.g. {prefix}-1234567")
     complaint = session.scalars(select(Complaint).where(Complaint.tracking_number == found.number)
                                 .with_for_update()).first()
-    if complaint is None:
-        raise ConfirmationError("tracking", f"no complaint {prefix}-{found.number}")
-    if complaint.state != State.RESOLVED:
+    clerk = session.get(User, clerk_id)
+    try:
+        if complaint is None:
+            raise lifecycle.OutOfScope("no such complaint")
+        lifecycle.check_proxy(session, complaint, clerk)
+    except lifecycle.OutOfScope:
+        # Out of scope reads as missing: a clerk learns nothing of other complaints.
+        raise ConfirmationError("tracking", f"no complaint {prefix}-{found.number}") from None
+    except lifecycle.IllegalTransition:
         raise ConfirmationError("tracking", f"{prefix}-{found.number} is not waiting for the "
-                                f"citizen's confirmation (it is {complaint.state.replace('_', ' ')})")
-    contact = session.get(Contact, complaint.contact_id)
-    message, _new = insert_inbound(
-        session, contact, channel=CHANNEL, provider_id=f"confirm-{uuid.uuid4().hex}",
-        text=note or ("satisfied" if satisfied else "not satisfied"),
-        payload={"entered_by": clerk_id, "via": via, "satisfied": satisfied})
-    message.status = "processed"
-    message.complaint_id = complaint.id
-    session.flush()
-    if evidence is not None:
-        _attach_evidence(session, evidence, message, complaint, attachments_dir)
-    # The same step as a "yes" or "no" sent on any channel: only the complainant's message closes.
-    answer_resolution(session, complaint, message, satisfied, note or None)
-    key = "closed_thanks" if satisfied else "reopened_with_reason"
-    clerk = lifecycle.Actor("clerk", user_id=clerk_id, channel=CHANNEL)
-    lifecycle.note(session, complaint, clerk,
-                   f"the citizen's answer, given {'on paper' if via == 'paper' else 'by phone'}, "
-                   f"entered by a clerk" + (f": {note}" if note else ""),
-                   kind="confirmation_entered", message=message)
-    shown = f"{prefix}-{complaint.tracking_number}"
-    text = catalog.text(key, complaint.language or "en", short=contact.channel == "sms", tracking=shown)
-    reply = queue_outbound(session, contact, text, kind="confirmation_reply", complaint_id=complaint.id,
-                           language=complaint.language, extras={"key": key})
-    session.flush()
+                                f"citizen's confirmation (it is {complaint.state.replace('_', ' ')})") from None
+    except lifecycle.TransitionError as exc:
+        raise ConfirmationError("tracking", str(exc)) from None
+    scan = _attach_evidence(session, evidence, complaint, attachments_dir)
+    try:
+        lifecycle.confirm_by_proxy(session, complaint, clerk, satisfied=satisfied, evidence=scan,
+                                   via=via, note=note or None)
+        key = "closed_thanks" if satisfied else "reopened_with_reason"
+        contact = session.get(Contact, complaint.contact_id)
+        shown = f"{prefix}-{complaint.tracking_number}"
+        text = catalog.text(key, complaint.language or "en", short=contact.channel == "sms", tracking=shown)
+        reply = queue_outbound(session, contact, text, kind="confirmation_reply", complaint_id=complaint.id,
+                               language=complaint.language, extras={"key": key})
+        session.flush()
+    except Exception:
+        (attachments_dir / scan.path).unlink(missing_ok=True)  # nothing recorded: no orphan scan
+        raise
     return {"tracking": shown, "state": complaint.state, "date": date.today().isoformat()}, reply.id
 
 
-def _attach_evidence(session: Session, evidence: Evidence, message: Message, complaint: Complaint,
-                     attachments_dir: Path) -> None:
+def _attach_evidence(session: Session, evidence: Evidence, complaint: Complaint,
+                     attachments_dir: Path) -> Attachment:
+    """The scan of the answer, kept as the complaint's attachment (the proxy's evidence)."""
     folder = attachments_dir / "letters" / "confirmations"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{message.id}-{uuid.uuid4().hex[:8]}.{evidence.kind}"
+    path = folder / f"{complaint.id}-{uuid.uuid4().hex}.{evidence.kind}"
     partial = path.with_suffix(path.suffix + ".part")
     partial.write_bytes(evidence.data)
     partial.replace(path)  # whole or not at all
-    session.add(Attachment(message_id=message.id, complaint_id=complaint.id,
-                           content_type=evidence.content_type, size=len(evidence.data),
-                           sha256=hashlib.sha256(evidence.data).hexdigest(),
-                           path=str(path.relative_to(attachments_dir)),
-                           filename=os.path.basename(evidence.filename)[:255]))
+    scan = Attachment(complaint_id=complaint.id, content_type=evidence.content_type,
+                      size=len(evidence.data), sha256=hashlib.sha256(evidence.data).hexdigest(),
+                      path=str(path.relative_to(attachments_dir)),
+                      filename=os.path.basename(evidence.filename)[:255])
+    session.add(scan)
+    session.flush()
+    return scan
 
 
 # --- letters to print and post ---------------------------------------------------------------

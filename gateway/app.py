@@ -68,6 +68,16 @@ def create_app(rt: Runtime) -> Flask:
 
     app.register_blueprint(letters.bp)  # clerks: session + CSRF
     app.register_blueprint(api_letters.bp)  # scanning stations: bearer token
+    from gateway.blueprints import api, api_staff  # noqa: F401  (api_staff adds the staff routes)
+
+    register_machine_blueprint(app, api.bp)  # JSON API: bearer tokens, never cookies
+    from gateway.blueprints import open311
+
+    register_machine_blueprint(app, open311.bp)  # GeoReport v2: api_key, form posts
+    from gateway.blueprints import app_pwa, front
+
+    app.register_blueprint(front.bp)  # / and the tracking search
+    app.register_blueprint(app_pwa.bp)  # /app/: the citizens' installable web app
     from gateway.blueprints import email_links
 
     app.register_blueprint(email_links.bp)  # one-click answers from satisfaction mails (CSRF form)
@@ -76,7 +86,11 @@ def create_app(rt: Runtime) -> Flask:
         register_machine_blueprint(app, simulator.bp)
 
     @app.errorhandler(404)
-    def _not_found(_exc):
+    def _not_found(exc):
+        if request.path.startswith("/api/v1/") and not request.path.startswith("/api/v1/letters"):
+            from gateway.blueprints.api_common import from_http_error
+
+            return from_http_error(exc)  # RFC 9457, like every other error of the API
         return jsonify(error="not found"), 404
 
     @app.errorhandler(413)

@@ -223,6 +223,31 @@ def users_token(name: str) -> None:
 
 
 @main.group()
+def open311() -> None:
+    """Open311 GeoReport v2 clients."""
+
+
+@open311.group("keys")
+def open311_keys() -> None:
+    """API keys of Open311 clients (stored hashed: shown once)."""
+
+
+@open311_keys.command("create")
+@click.argument("name")
+def open311_keys_create(name: str) -> None:
+    """Print a new api_key for the client NAME (its last word is the key)."""
+    from storage import app_access
+    from storage.db import transaction
+
+    if not name.strip() or len(name) > 80:
+        raise click.ClickException("NAME: 1 to 80 characters")
+    rt = _runtime(prepare=True)
+    with transaction(rt.sessions) as session:
+        key = app_access.create_key(session, name.strip())
+    click.echo(f"Open311 api_key for {name.strip()}: {key}")
+
+
+@main.group()
 def complaints() -> None:
     """Work on complaints from the command line."""
 
@@ -262,19 +287,39 @@ def complaints_resolve(tracking_number: str, note: str, username: str) -> None:
 
 
 @main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5055, show_default=True)
-def actions(port: int) -> None:
-    """rasa-sdk's action server with the complaint actions (for a Rasa assistant in front)."""
-    from rasa_sdk.endpoint import create_app as create_action_app
+@click.option("--no-token", "no_token", is_flag=True,
+              help="Answer without IKHTIYAR_ACTIONS_TOKEN: only on a loopback address, for tests.")
+def actions(host: str, port: int, no_token: bool) -> None:
+    """rasa-sdk's action server with the complaint actions (for a Rasa assistant in front).
+    Needs IKHTIYAR_ACTIONS_TOKEN: Rasa sends it as its action endpoint's ``token``."""
+    import ipaddress
 
-    from conversation.action_server import ComplaintActionExecutor
+    from conversation.action_server import ComplaintActionExecutor, create_app
     from storage.db import transaction
 
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    try:
+        token = load_settings().actions_token
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    if token is None and not (no_token and loopback):
+        raise click.ClickException(
+            "IKHTIYAR_ACTIONS_TOKEN is not set: the action server answers only calls that carry it "
+            "(without it only on a loopback address with --no-token)")
+    if token is not None and no_token:
+        raise click.ClickException("--no-token given while IKHTIYAR_ACTIONS_TOKEN is set: choose one")
     rt = _runtime()
     executor = ComplaintActionExecutor(lambda: transaction(rt.sessions), rt.conversation_knowledge,
                                        rt.settings.tracking_prefix)
-    click.echo(f"rasa-sdk action server on http://127.0.0.1:{port}/webhook")
-    create_action_app(executor).run(host="127.0.0.1", port=port, single_process=True, access_log=False)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"rasa-sdk action server on http://{shown}:{port}/webhook"
+               + ("" if token else " (no token: loopback test mode)"))
+    create_app(executor, token).run(host=host, port=port, single_process=True, access_log=False)
 
 
 @main.command("reference")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import defer, joinedload
 
 from channels import log_sender, registry
 from channels.delivery import Outgoing, PermanentError, TransientError
-from channels.email import outbox as email_outbox
+from gateway import mail_outbox as email_outbox
 from gateway import runtime as rt_module
 from gateway.settings import load_settings
 from storage.db import is_sqlite, transaction
@@ -91,7 +91,7 @@ def deliver(message_id: int) -> str | None:
         if contact.opted_out:
             advance_status(message, OutboxStatus.FAILED, error="the citizen has opted out")
             return message.status
-        # Email: one mail per turn; the turn's first row carries the others (channels.email.outbox).
+        # Email: one mail per turn; the turn's first row carries the others (gateway.mail_outbox).
         outgoing, carried = email_outbox.gather(session, message, outgoing)
         if outgoing is None:
             return message.status

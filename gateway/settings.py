@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     trust_proxy: bool = False
     secret_key: str | None = None
     data_key: str | None = None
+    # The shared secret a Rasa server sends to ``ikhtiyar actions`` (its endpoint's token).
+    actions_token: str | None = Field(default=None, min_length=16)
     web_listen: str = "127.0.0.1:8080"
     smtp_listen: str = "127.0.0.1:2525"
     mail_address: str = "complaints@ikhtiyar.localhost"
@@ -84,6 +86,14 @@ class Settings(BaseSettings):
     mail_aliases: str = ""
     mail_max_bytes: int = Field(default=10 * 1024 * 1024, ge=64 * 1024, le=100 * 1024 * 1024)
     mail_max_recipients: int = Field(default=20, ge=1, le=1000)
+    # Sender authentication (channels.email.auth): the authserv-id of our own relay whose
+    # Authentication-Results header we trust, and the DNS time budget of DKIM/SPF checks.
+    mail_trusted_authserv_id: str = ""
+    mail_dns_timeout: float = Field(default=3.0, gt=0, le=30)
+    # Automatic answers per hour to one sender address and to one connecting IP: the
+    # listener must not become a source of backscatter to forged addresses.
+    mail_answers_per_sender: int = Field(default=10, ge=1, le=10_000)
+    mail_answers_per_ip: int = Field(default=30, ge=1, le=100_000)
     log_level: str = "INFO"
 
     @classmethod

@@ -15,7 +15,7 @@ import os
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Text
+from sqlalchemy import LargeBinary, Text
 from sqlalchemy.types import TypeDecorator
 
 _PREFIX = "v1:"
@@ -36,18 +36,23 @@ class Vault:
         self._mac = hmac.new(_derive(data_key, b"ikhtiyar pii lookup"), digestmod=hashlib.sha256)
 
     def encrypt(self, plaintext: str) -> str:
+        return _PREFIX + base64.b64encode(self.encrypt_bytes(plaintext.encode())).decode()
+
+    def encrypt_bytes(self, data: bytes) -> bytes:
+        """Bytes as they came (a raw mail need not be text in any charset): nonce + sealed."""
         nonce = os.urandom(12)
-        sealed = self._aead.encrypt(nonce, plaintext.encode(), None)
-        return _PREFIX + base64.b64encode(nonce + sealed).decode()
+        return nonce + self._aead.encrypt(nonce, data, None)
+
+    def decrypt_bytes(self, sealed: bytes) -> bytes:
+        try:
+            return self._aead.decrypt(sealed[:12], sealed[12:], None)
+        except Exception as exc:  # InvalidTag: the key is not the one that wrote it
+            raise DecryptionError("stored personal data does not match IKHTIYAR_DATA_KEY") from exc
 
     def decrypt(self, token: str) -> str:
         if not token.startswith(_PREFIX):
             raise DecryptionError("not an encrypted value")
-        raw = base64.b64decode(token[len(_PREFIX):])
-        try:
-            return self._aead.decrypt(raw[:12], raw[12:], None).decode()
-        except Exception as exc:  # InvalidTag: the key is not the one that wrote it
-            raise DecryptionError("stored personal data does not match IKHTIYAR_DATA_KEY") from exc
+        return self.decrypt_bytes(base64.b64decode(token[len(_PREFIX):])).decode()
 
     def digest(self, normalized: str) -> str:
         mac = self._mac.copy()
@@ -77,6 +82,19 @@ def vault() -> Vault:
 def lookup_hash(normalized: str) -> str:
     """The HMAC of an already-normalized value, for exact-match columns."""
     return vault().digest(normalized)
+
+
+class EncryptedBytes(TypeDecorator):
+    """A binary column stored AES-GCM encrypted; Python sees plain ``bytes``."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else vault().encrypt_bytes(bytes(value))
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else vault().decrypt_bytes(bytes(value))
 
 
 class EncryptedText(TypeDecorator):

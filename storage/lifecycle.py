@@ -5,8 +5,17 @@
                      |            |  v          v (citizen: not satisfied)
                      |       awaiting_info   reopened -> (escalated) in_progress
 
-Only the complainant's own inbound message moves ``resolved -> closed``; no officer,
-admin, timer or other citizen can close a complaint. Every change is a timeline event.
+    any state before resolved (and reopened) -> withdrawn   (the complainant's own message)
+
+Only the complainant's own authenticated answer moves ``resolved -> closed`` (or reopens):
+the same WhatsApp/SMS number, an email from the complainant's address (its authentication
+is the mail channel's), a phone call from the complainant's number after keying the
+complaint's tracking number, the citizen's app session. A message the sender of which
+nobody verified (one a Rasa action server reported, see ``UNVERIFIED``) never decides.
+The one other way is ``confirm_by_proxy``: a clerk records an answer given on paper or by
+phone, for a complaint in the clerk's scope that came by letter or whose complainant has no
+digital channel, with the scan of the answer as evidence; the timeline says so. No officer,
+admin, timer or other citizen closes a complaint. Every change is a timeline event.
 """
 
 from __future__ import annotations
@@ -14,9 +23,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import Complaint, ComplaintEvent, Contact, Message, State, utcnow
+from storage import scope
+from storage.models import (
+    ENDED_STATES,
+    Attachment,
+    Complaint,
+    ComplaintEvent,
+    Contact,
+    Message,
+    State,
+    User,
+    utcnow,
+)
 
 
 class TransitionError(Exception):
@@ -34,7 +55,26 @@ class NotTheComplainant(TransitionError):
     """Only the complainant's own message can confirm or reject a resolution."""
 
 
+class ProxyRefused(TransitionError):
+    """A clerk may not record this answer on the complainant's behalf; says why."""
+
+
+class OutOfScope(ProxyRefused):
+    """The complaint is not in the clerk's scope (shown to the clerk as "not found")."""
+
+
 STAFF = ("officer", "department_head", "admin", "clerk")
+# Channels a citizen answers on in their own words. Not "letter": a paper answer is
+# entered by a clerk, and only as a proxy confirmation with its scan.
+ANSWERING_CHANNELS = ("whatsapp", "sms", "email", "voice", "web")
+# Contacts on which a complainant can answer "are you satisfied?" themselves: one of these
+# (not opted out) means no clerk answers for them, unless the complaint came by letter.
+DIGITAL_CHANNELS = ("whatsapp", "sms", "email")
+# Payload key of an inbound message whose sender nobody verified (a Rasa action server's
+# report, a mail that failed authentication); its value says why. Such a message is stored
+# and may file a complaint, but never confirms, rejects, withdraws or answers a question.
+UNVERIFIED = "unverified_sender"
+PROXY = "confirmed_by_proxy"  # the event kind: the timeline reads "confirmed by proxy"
 
 
 @dataclass(frozen=True)
@@ -61,6 +101,10 @@ _MOVES: dict[str, tuple[frozenset[State], State | None]] = {
     "resolve": (frozenset({State.ASSIGNED, State.IN_PROGRESS}), State.RESOLVED),
     "confirm_satisfied": (frozenset({State.RESOLVED}), State.CLOSED),
     "reject_resolution": (frozenset({State.RESOLVED}), State.REOPENED),
+    "confirm_by_proxy": (frozenset({State.RESOLVED}), State.CLOSED),
+    "reject_by_proxy": (frozenset({State.RESOLVED}), State.REOPENED),
+    "withdraw": (frozenset({State.SUBMITTED, State.ASSIGNED, State.IN_PROGRESS, State.AWAITING_INFO,
+                            State.REOPENED}), State.WITHDRAWN),
 }
 
 
@@ -78,16 +122,21 @@ def _event(session: Session, complaint: Complaint, kind: str, actor: Actor, *,
     return event
 
 
-def _move(session: Session, complaint: Complaint, action: str, actor: Actor, **kw) -> ComplaintEvent:
-    allowed, target = _MOVES[action]
-    if State(complaint.state) not in allowed:
-        raise IllegalTransition(complaint, action.replace("_", " "))
+def _move(session: Session, complaint: Complaint, action: str, actor: Actor, *,
+          kind: str | None = None, **kw) -> ComplaintEvent:
+    _allowed(complaint, action)
+    target = _MOVES[action][1]
     before = complaint.state
     if target is not None:
         complaint.state = target.value
     complaint.updated_at = utcnow()
-    return _event(session, complaint, action, actor, from_state=before,
+    return _event(session, complaint, kind or action, actor, from_state=before,
                   to_state=complaint.state, **kw)
+
+
+def _allowed(complaint: Complaint, action: str) -> None:
+    if State(complaint.state) not in _MOVES[action][0]:
+        raise IllegalTransition(complaint, action.replace("_", " "))
 
 
 def _require_staff(actor: Actor, action: str) -> None:
@@ -95,15 +144,29 @@ def _require_staff(actor: Actor, action: str) -> None:
         raise TransitionError(f"{action} is done by staff, not by a {actor.kind}")
 
 
-def _require_complainant(session: Session, complaint: Complaint, message: Message) -> None:
-    """The message must be the complainant's own, inbound, and sent after the resolution."""
+def _require_complainant(session: Session, complaint: Complaint, message: Message, *,
+                         deciding: bool = True) -> None:
+    """The message must be the complainant's own, inbound, from a verified sender, and sent
+    after the resolution. ``deciding`` (confirm, reject, withdraw) also needs a channel on
+    which the citizen answers in their own words and, by phone, the complaint's tracking
+    number keyed in the call (a caller id alone is easily spoofed)."""
     if message is None or message.id is None or message.direction != "in":
         raise NotTheComplainant("a confirmation needs the citizen's own inbound message")
+    unverified = (message.payload or {}).get(UNVERIFIED)
+    if unverified:
+        raise NotTheComplainant(f"the sender of this message is not verified ({unverified})")
     contact = session.get(Contact, message.contact_id)
     if contact is None or contact.citizen_id != complaint.citizen_id:
         raise NotTheComplainant("only the complainant can confirm or reject the resolution")
     if complaint.resolved_at is not None and message.created_at < complaint.resolved_at:
         raise NotTheComplainant("the message was sent before the complaint was resolved")
+    if not deciding:
+        return
+    if message.channel not in ANSWERING_CHANNELS:
+        raise NotTheComplainant("an answer on paper is entered by a clerk, as a confirmation by proxy "
+                                "with the scan of the answer")
+    if message.channel == "voice" and (message.payload or {}).get("tracking") != complaint.tracking_number:
+        raise NotTheComplainant("by phone, the caller must key the complaint's tracking number")
 
 
 # --- operations ---------------------------------------------------------------------------
@@ -149,7 +212,7 @@ def request_info(session: Session, complaint: Complaint, actor: Actor, question:
 
 def info_received(session: Session, complaint: Complaint, message: Message) -> ComplaintEvent:
     """The citizen answered the question; the case goes back to work."""
-    _require_complainant(session, complaint, message)
+    _require_complainant(session, complaint, message, deciding=False)
     return _move(session, complaint, "info_received", Actor("citizen"), message=message)
 
 
@@ -182,9 +245,68 @@ def reject_resolution(session: Session, complaint: Complaint, message: Message,
     return event
 
 
+def has_digital_channel(session: Session, complaint: Complaint) -> bool:
+    """Whether the complainant has a WhatsApp, SMS or email address that can answer "are you
+    satisfied?" themselves (one they have not opted out of)."""
+    found = session.scalar(select(Contact.id).where(
+        Contact.citizen_id == complaint.citizen_id, Contact.channel.in_(DIGITAL_CHANNELS),
+        Contact.opted_out.is_(False)).limit(1))
+    return found is not None
+
+
+def check_proxy(session: Session, complaint: Complaint, clerk: User) -> None:
+    """Raise ``ProxyRefused`` unless ``clerk`` may record the complainant's answer on their
+    behalf: a clerk (never an admin), the complaint in the clerk's scope and waiting for
+    the answer, and it came by letter or its complainant has no digital channel."""
+    if clerk.role == "admin":
+        raise ProxyRefused("admins never close a complaint, not even by proxy")
+    if clerk.role != "clerk" or not clerk.active:
+        raise ProxyRefused("only a clerk records an answer given on paper or by phone")
+    if not scope.can_see(clerk, complaint):
+        raise OutOfScope("the complaint is not in your scope")
+    _allowed(complaint, "confirm_by_proxy")
+    if complaint.channel != "letter" and has_digital_channel(session, complaint):
+        raise ProxyRefused("the complainant can answer on WhatsApp, SMS or email themselves: "
+                           "only their own answer closes the complaint")
+
+
+def confirm_by_proxy(session: Session, complaint: Complaint, clerk: User, *, satisfied: bool,
+                     evidence: Attachment | None, via: str, note: str | None = None) -> ComplaintEvent:
+    """A clerk records the complainant's answer given on paper or by phone (``via``): closes
+    when satisfied, else reopens and escalates as the complainant's own "no" would. Only
+    with the scan of the answer (an attachment of this complaint) as evidence; a note is
+    kept beside it but is no evidence. Recorded with actor ``clerk``, kind ``PROXY``."""
+    check_proxy(session, complaint, clerk)
+    if via not in ("paper", "phone"):
+        raise ProxyRefused("say how the answer was given: on paper or by phone")
+    if evidence is None or evidence.id is None or evidence.complaint_id != complaint.id or not evidence.size:
+        raise ProxyRefused("a confirmation by proxy needs the scan of the complainant's answer")
+    actor = Actor("clerk", user_id=clerk.id, channel="letter")
+    data = {"satisfied": satisfied, "via": via, "evidence": evidence.id}
+    note = (note or "").strip() or None
+    if satisfied:
+        event = _move(session, complaint, "confirm_by_proxy", actor, kind=PROXY, note=note, data=data)
+        complaint.closed_at = utcnow()
+        return event
+    event = _move(session, complaint, "reject_by_proxy", actor, kind=PROXY, note=note, data=data)
+    complaint.resolved_at = None
+    escalate(session, complaint, SYSTEM, "the citizen is not satisfied with the resolution (by proxy)")
+    return event
+
+
+def withdraw(session: Session, complaint: Complaint, message: Message, reason: str) -> ComplaintEvent:
+    """The complainant withdraws a complaint not yet resolved (state ``withdrawn``, final):
+    only by their own inbound message, with their reason on the timeline."""
+    _require_complainant(session, complaint, message)
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise TransitionError("a withdrawal needs the complainant's reason")
+    return _move(session, complaint, "withdraw", Actor("citizen"), message=message, note=reason[:2000])
+
+
 def escalate(session: Session, complaint: Complaint, actor: Actor, reason: str) -> ComplaintEvent:
     """Raise the escalation level of an open complaint; never changes whether it is open."""
-    if complaint.state == State.CLOSED:
+    if complaint.state in ENDED_STATES:
         raise IllegalTransition(complaint, "escalate")
     complaint.escalation_level += 1
     complaint.updated_at = utcnow()

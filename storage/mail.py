@@ -1,16 +1,22 @@
 """What email needs beyond the messages table: the IMAP poller's place in each mailbox,
 the one-click answer links already used, and the thread of every outbound email.
 
-Threads: an inbound mail's provider id is ``in:`` + its Message-ID (so it can never clash
-with the Message-ID we put on our own mail, which becomes the outbound row's provider id
-once sent). Every outbound email row gets, when it is queued (whoever queues it: the
+Threads: an inbound mail's provider id starts ``in:`` + its Message-ID + ``#`` (see
+channels.email.threading). Every outbound email row gets, when it is queued (whoever queues it: the
 engine, an officer's action, a status update), the headers that keep it in the citizen's
 thread: In-Reply-To, References, the subject and the tracking number. A before-flush hook
 does it, so no caller can forget it, and a retry sends the very same headers.
 
+Inbound mail is kept as it came, as encrypted bytes (``mail_raw``): a mail need not be
+valid text in any charset.
+
+Answer budgets: how many automatic answers went lately to one sender address and to one
+connecting IP (keyed by HMAC, never in clear), so the listener cannot be made to send mail
+to a forged address at will.
+
 Turns: the hook also stamps every outbound email row with its turn, shared by all rows
 queued in one transaction (a conversation turn, an officer's action). The outbox sends a
-turn's rows of one case as one mail (channels.email.outbox), so a citizen gets one mail
+turn's rows of one case as one mail (gateway.mail_outbox), so a citizen gets one mail
 per turn, not one per reply.
 """
 
@@ -20,17 +26,29 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import BigInteger, ForeignKey, String, event, or_, select
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Integer,
+    String,
+    bindparam,
+    delete,
+    event,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from storage import lifecycle
+from storage.crypto import EncryptedBytes, lookup_hash
 from storage.models import Base, Complaint, Contact, Message, OutboxStatus, UTCDateTime, utcnow
 
-REFERENCES_CAP = 10  # References grows with every reply; long chains only cost header bytes
-_MID_MAX = 200
+REFERENCES_CAP = 10  # the thread kept for a reply (the mail renders its own cap too)
 
 
 class ImapState(Base):
@@ -54,30 +72,38 @@ class UsedLink(Base):
     used_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class RawMail(Base):
+    """An inbound mail exactly as it came (RFC 5322 bytes, 8-bit headers and all), encrypted."""
+
+    __tablename__ = "mail_raw"
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), primary_key=True)
+    data: Mapped[bytes] = mapped_column(EncryptedBytes)
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
+class AnswerBudget(Base):
+    """Automatic answers sent for one key (a sender address, a connecting IP) in a window."""
+
+    __tablename__ = "mail_answer_budget"
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)  # kind:window:HMAC
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
 # --- Message-IDs ----------------------------------------------------------------------------
 
 
-def clean_message_id(value: str | None) -> str | None:
-    """``<id@host>`` from a header value, or None when there is nothing usable."""
-    if not value:
-        return None
-    text = "".join(str(value).split())
-    if not text:
-        return None
-    if not text.startswith("<"):
-        text = "<" + text
-    if not text.endswith(">"):
-        text += ">"
-    return text if len(text) > 2 else None
+def _ids(values) -> list[str]:
+    """The Message-IDs among ``values`` (the email channel stores them as ``<id@host>``)."""
+    return [v for v in values if isinstance(v, str) and 2 < len(v) <= 250
+            and v.startswith("<") and v.endswith(">")]
 
 
-def inbound_provider_id(message_id: str | None, data: bytes = b"") -> str:
-    """The provider id of an inbound mail: its Message-ID, else a digest of its bytes."""
-    mid = clean_message_id(message_id)
-    if mid and len(mid) <= _MID_MAX:
-        return "in:" + mid
-    source = mid.encode() if mid else data
-    return "in-sha256:" + hashlib.sha256(source).hexdigest()
+def _inbound_with_id(message_ids: list[str]):
+    """A condition: an inbound mail row carries one of these Message-IDs."""
+    return or_(Message.provider_id.in_([f"in:{m}" for m in message_ids]),  # stored before the digest
+               *(Message.provider_id.startswith(f"in:{m}#", autoescape=True) for m in message_ids))
 
 
 def mail_info(message: Message) -> dict:
@@ -102,9 +128,10 @@ class Thread:
 
 def find_thread(session: Session, contact: Contact, info: dict, tagged: str | None) -> Thread:
     """Match a mail to its thread: our Message-IDs first, then the citizen's earlier mails
-    in References/In-Reply-To, then the subject tag, trusted only from the complainant."""
+    in References/In-Reply-To, then the subject tag. A case is found only for its own
+    complainant: a stranger who quotes our Message-ID (or the tag) starts a thread of their own."""
     refs = [r for r in (info.get("in_reply_to"), *reversed(info.get("references") or [])) if r]
-    refs = list(dict.fromkeys(clean_message_id(r) for r in refs if clean_message_id(r)))[:50]
+    refs = list(dict.fromkeys(_ids(refs)))[:50]
     if refs:
         ours = session.scalars(select(Message).where(
             Message.channel == "email", Message.direction == "out",
@@ -112,13 +139,16 @@ def find_thread(session: Session, contact: Contact, info: dict, tagged: str | No
         theirs = session.scalars(select(Message).where(
             Message.channel == "email", Message.direction == "in",
             Message.contact_id == contact.id,
-            Message.provider_id.in_([inbound_provider_id(r) for r in refs]))).all()
+            _inbound_with_id(refs))).all()
+        ours = [m for m in ours if m.contact_id == contact.id]  # not our mail to someone else
         for found in (ours, theirs):
             if found:
                 with_case = [m for m in found if m.complaint_id]
                 if with_case:
-                    latest = max(with_case, key=lambda m: m.id)
-                    return Thread(True, session.get(Complaint, latest.complaint_id))
+                    complaint = session.get(Complaint, max(with_case, key=lambda m: m.id).complaint_id)
+                    if complaint.citizen_id != contact.citizen_id:
+                        return Thread(False, None)
+                    return Thread(True, complaint)
                 return Thread(True, None)
     if tagged:
         complaint = session.scalars(select(Complaint).where(
@@ -142,11 +172,10 @@ def thread_headers(session: Session, message: Message) -> dict:
         parent = session.scalars(inbound.order_by(Message.id.desc()).limit(1)).first()
     headers: dict = {"token": secrets.token_hex(12)}
     info = mail_info(parent) if parent is not None else {}
-    mid = clean_message_id(info.get("message_id"))
+    mid = next(iter(_ids([info.get("message_id")])), None)
     if mid:
-        refs = [r for r in (clean_message_id(x) for x in info.get("references") or []) if r]
         headers["in_reply_to"] = mid
-        headers["references"] = [*refs, mid][-REFERENCES_CAP:]
+        headers["references"] = [*_ids(info.get("references") or []), mid][-REFERENCES_CAP:]
     if info.get("subject"):
         headers["subject"] = str(info["subject"])[:200]
     complaint = session.get(Complaint, message.complaint_id) if message.complaint_id else None
@@ -213,7 +242,7 @@ def carried_provider_id(mail_id: str, position: int) -> str:
 
 def our_mail(session: Session, message_ids: list[str]) -> list[Message]:
     """Our outbound emails with these Message-IDs, and the rows each of them carried."""
-    ids = [m for m in (clean_message_id(x) for x in message_ids) if m][:20]
+    ids = _ids(message_ids)[:20]
     if not ids:
         return []
     return list(session.scalars(select(Message).where(
@@ -239,6 +268,53 @@ def record_bounce(session: Session, bounced: Message, notice: Message, diagnosti
         lifecycle.note(session, complaint, lifecycle.SYSTEM,
                        f"Email to the citizen could not be delivered ({diagnostic[:200]})",
                        kind="delivery_failed", message=notice)
+
+
+# --- the mail as it came -----------------------------------------------------------------------
+
+
+def save_raw(session: Session, message_id: int, data: bytes) -> None:
+    session.add(RawMail(message_id=message_id, data=data, size=len(data),
+                        sha256=hashlib.sha256(data).hexdigest()))
+
+
+def raw_mail(session: Session, message_id: int) -> bytes | None:
+    row = session.get(RawMail, message_id)
+    return None if row is None else row.data
+
+
+# --- answer budgets ---------------------------------------------------------------------------
+
+
+def _budget_upsert(dialect_insert):
+    table = AnswerBudget.__table__
+    stmt = dialect_insert(table).values(key=bindparam("key"), window_start=bindparam("start"), count=1)
+    return stmt.on_conflict_do_update(index_elements=["key"], set_={"count": table.c.count + 1}) \
+        .returning(table.c.count)
+
+
+_BUDGET_UPSERT = {"postgresql": _budget_upsert(pg_insert), "sqlite": _budget_upsert(sqlite_insert)}
+
+
+def take_answer(session: Session, limits: list[tuple[str, str, int]], window_seconds: int,
+                now: datetime | None = None) -> bool:
+    """Spend one automatic answer on every (kind, value, limit) key; False when any key has
+    used its limit in the current window (fixed windows of ``window_seconds``). One upsert
+    per key, safe under concurrent mails of one sender."""
+    now = now or utcnow()
+    bucket = int(now.timestamp()) // window_seconds
+    start = datetime.fromtimestamp(bucket * window_seconds, tz=UTC)
+    statement = _BUDGET_UPSERT[session.get_bind().dialect.name]
+    allowed, opened = True, False
+    for kind, value, limit in limits:
+        key = f"{kind}:{bucket}:{lookup_hash(value.strip().lower())}"[:80]
+        count = session.execute(statement, {"key": key, "start": start}).scalar_one()
+        allowed = allowed and count <= limit
+        opened = opened or count == 1
+    if opened:  # a new window: forget the ones before the last
+        session.execute(delete(AnswerBudget).where(
+            AnswerBudget.window_start < start - timedelta(seconds=window_seconds)))
+    return allowed
 
 
 # --- IMAP ------------------------------------------------------------------------------------

@@ -82,9 +82,13 @@ class State(enum.StrEnum):
     RESOLVED = "resolved"
     REOPENED = "reopened"
     CLOSED = "closed"
+    # The complainant withdrew it before it was resolved: ended, but not "closed" (nobody
+    # confirmed a resolution).
+    WITHDRAWN = "withdrawn"
 
 
-OPEN_STATES = tuple(s.value for s in State if s is not State.CLOSED)
+ENDED_STATES = (State.CLOSED.value, State.WITHDRAWN.value)
+OPEN_STATES = tuple(s.value for s in State if s.value not in ENDED_STATES)
 
 
 class Role(enum.StrEnum):

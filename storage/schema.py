@@ -2,6 +2,7 @@
 (Alembic's autogenerate, the test wiper). A module adding tables adds one line here."""
 
 from storage import (  # noqa: F401
+    app_access,  # one-time codes, app sessions, Open311 keys
     audit,  # audit log, dashboard indexes
     calls,  # IVR calls keyed by CallSid
     clusters,  # analytics: issue clusters and spike alerts

@@ -183,7 +183,10 @@ def test_a_simulated_caller_cannot_see_or_confirm_a_real_callers_complaints(real
     first = sim.dial()  # not the real caller's remembered language: the language menu
     assert "voice_language_choice" in names(first)
     sim.press("1")
-    nothing = sim.press("3")  # confirm a resolved complaint
+    assert names(sim.press("3")) == ["voice_ask_tracking"]  # confirm a resolved complaint
+    with voice_rt.sessions() as s:
+        number = s.get(Complaint, complaint_id).tracking_number
+    nothing = sim.press(number)  # the real caller's tracking number
     assert names(nothing) == ["voice_confirm_none", "voice_main_menu"]
     # Nor can the simulator drive the real caller's call by its CallSid.
     hijack = sim.post("keys", call=real.sid, step="menu", seq=1, keys="3")
@@ -255,7 +258,10 @@ def test_a_simulated_caller_confirms_its_own_complaint_and_types_its_reason(clie
 
     call = SimCall(client)
     call.dial()
-    asked = call.press("3")
+    assert names(call.press("3")) == ["voice_ask_tracking"]
+    with rt.sessions() as s:
+        number = s.get(Complaint, complaint_id).tracking_number
+    asked = call.press(number)
     assert names(asked)[-1] == "voice_confirm_question"
     reason = call.press("2")  # not satisfied
     assert names(reason) == ["voice_confirm_reopened", "voice_ask_reason"]

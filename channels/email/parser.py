@@ -22,8 +22,8 @@ from html.parser import HTMLParser
 
 from channels.addresses import AddressError, email_address
 from channels.email import loops, threading
+from channels.email.threading import clean_message_id, inbound_provider_id
 from conversation.messages import InboundMessage, Media
-from storage.mail import clean_message_id, inbound_provider_id
 
 MAX_DEPTH = 8  # multipart nesting we walk; deeper parts are noted and skipped
 MAX_PARTS = 100
@@ -109,11 +109,11 @@ class ParsedMail:
                               "status": self.bounce.status, "diagnostic": self.bounce.diagnostic,
                               "failed": self.bounce.failed}
         info.update(extra)
-        return {"email": info}
+        return {"email": _scrub(info)}
 
     def inbound(self, received_at: datetime | None = None, media: tuple[Media, ...] = (),
                 **extra: object) -> InboundMessage:
-        text = self.text or (threading.bare_subject(self.subject) if not self.in_reply_to else "")
+        text = _scrub(self.text or (threading.bare_subject(self.subject) if not self.in_reply_to else ""))
         return InboundMessage(channel="email", provider_id=self.provider_id, sender=self.sender,
                               text=text, received_at=received_at, media=media,
                               profile_name=self.sender_name or None, raw=self.raw(**extra))
@@ -136,7 +136,7 @@ def parse(data: bytes, *, envelope_from: str | None = None,
     body = _Body(problems)
     body.walk(msg, 0)
     full = body.plain or body.html_text
-    full = full[:MAX_TEXT]
+    full = full[:MAX_TEXT].replace("\x00", "")
     bounce = loops.parse_dsn(msg)
     auto = loops.automatic(headers, sender, envelope_from, our_addresses)
     if bounce is None and auto and re.match(r"(mailer-daemon|postmaster)@", sender, re.IGNORECASE):
@@ -149,7 +149,7 @@ def parse(data: bytes, *, envelope_from: str | None = None,
         sender=sender, sender_name=sender_name, subject=subject, message_id=message_id,
         in_reply_to=in_reply[0] if in_reply else None, references=tuple(refs),
         text=strip_reply(full), full_text=full,
-        provider_id=inbound_provider_id(message_id, data),
+        provider_id=inbound_provider_id(message_id, data, sender),
         to=tuple(_addresses(headers.get("to", ""))), cc=tuple(_addresses(headers.get("cc", ""))),
         date=headers.get("date", "")[:100], html_only=not body.plain and bool(body.html_text),
         attachments=tuple(body.attachments), skipped=tuple(body.skipped),
@@ -190,8 +190,35 @@ def _decode_header(raw: object, problems: list[str], name: str) -> str:
     except Exception:
         problems.append(f"broken encoded words in {name}")
         value = text
-    value = re.sub(r"\r?\n[ \t]*", " ", value)  # unfold
+    value = re.sub(r"\r?\n[ \t]*", " ", _unescape(value, problems, name).replace("\x00", ""))  # unfold
     return value.strip()
+
+
+def _unescape(text: str, problems: list[str] | None = None, where: str = "header") -> str:
+    """Raw 8-bit bytes in a header (RFC 6532 UTF-8, or a legacy charset sent undeclared)
+    reach us as surrogate escapes; they become the characters they stand for."""
+    if not _SURROGATE.search(text):
+        return text
+    data = text.encode("utf-8", "surrogateescape")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return _decode_bytes(data, None, problems if problems is not None else [], where)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _scrub(value):
+    """Strings anywhere in ``value`` with no surrogate and no NUL left (neither can be stored:
+    UTF-8 has no surrogates, PostgreSQL's text no NUL)."""
+    if isinstance(value, str):
+        return (_unescape(value) if _SURROGATE.search(value) else value).replace("\x00", "")
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    return value
 
 
 def _sender(from_value: str, envelope_from: str | None, problems: list[str]) -> tuple[str, str]:
@@ -279,7 +306,7 @@ class _Body:
             children = _safe(lambda: part.get_payload(), [])
             if not isinstance(children, list):  # a multipart with no boundary found
                 self.problems.append("multipart without parts")
-                text = children if isinstance(children, str) else ""
+                text = _unescape(children) if isinstance(children, str) else ""
                 if text.strip() and not self.plain:
                     self.plain = text.strip()
                 return
@@ -350,7 +377,7 @@ def _extension(name: str) -> str:
 
 
 def _clean_filename(filename: str | None, ctype: str) -> str:
-    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = _unescape(filename or "").replace("\\", "/").rsplit("/", 1)[-1]
     name = re.sub(r"[\x00-\x1f\x7f]", "", name).strip(". ")[:120]
     return name or "attachment" + next((e for e, t in _EXTENSIONS.items() if t == ctype), "")
 

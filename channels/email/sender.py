@@ -6,6 +6,7 @@ it was queued (storage.mail), the tracking number in the subject, and marks itse
 automatic reply so that other robots do not answer it.
 
 ``IKHTIYAR_SMTP_URL``: ``smtp://user:pass@host:587`` (STARTTLS when the server offers it;
+a user and password are only ever sent over TLS: a relay without STARTTLS gets nothing;
 ``?starttls=1`` requires it, ``?starttls=0`` never uses it), ``smtps://host:465`` (TLS from
 the first byte). ``?verify=0`` accepts an unverified certificate (an internal relay),
 ``?cafile=PATH`` trusts a private CA (PEM) besides the system's. A certificate that is not
@@ -18,6 +19,7 @@ import html
 import smtplib
 import ssl
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from urllib.parse import unquote, urlsplit
@@ -25,7 +27,6 @@ from urllib.parse import unquote, urlsplit
 from channels.delivery import Delivered, Outgoing, PermanentError, TransientError
 from channels.email import links, loops, server_url, threading
 from conversation import catalog
-from storage.models import utcnow
 
 RTL = ("ur", "ps")
 TIMEOUT = 30
@@ -98,7 +99,7 @@ class SmtpSender:
         token = str(thread.get("token") or "")
         msg["Message-ID"] = (f"<{token}.ikhtiyar@{self.domain}>" if token.isalnum()
                              else make_msgid("ikhtiyar", self.domain))
-        msg["Date"] = format_datetime(utcnow())
+        msg["Date"] = format_datetime(datetime.now(UTC))
         msg["From"] = formataddr((self.display_name, self.address))
         msg["To"] = out.to
         fallback = catalog.text("email_subject", lang, tracking=shown) if shown \
@@ -148,10 +149,16 @@ class SmtpSender:
                 smtp = smtplib.SMTP(server.host, server.port, timeout=TIMEOUT)
             with smtp:
                 smtp.ehlo()
+                encrypted = server.tls
                 if server.starttls == "yes" or (server.starttls == "auto" and smtp.has_extn("starttls")):
                     smtp.starttls(context=context)
                     smtp.ehlo()
+                    encrypted = True
                 if server.username:
+                    if not encrypted:  # a password in clear is a password given away
+                        raise TransientError(
+                            f"SMTP relay {server.host}:{server.port} does not offer STARTTLS: the "
+                            "password is never sent in clear; use smtps:// or a relay with STARTTLS")
                     smtp.login(server.username, server.password or "")
                 smtp.send_message(message, from_addr=self.address, to_addrs=[to])
         except smtplib.SMTPRecipientsRefused as exc:

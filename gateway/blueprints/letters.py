@@ -3,8 +3,10 @@
 Upload a batch of scans (each file checked on its own: a bad one gets its reason and the
 rest go on), watch OCR read them, review each letter with the scan beside the text, and
 submit it as a complaint. Clerks also enter a citizen's confirmation (or rejection) of a
-resolution given on paper or by phone, with a scan or a note as its evidence, and print
-and post the letters for writers without a phone number ("to post").
+resolution given on paper or by phone, as a confirmation by proxy with the scan of the
+answer as evidence (only for their own letters' complaints, or a complainant with no
+digital channel; never by an admin), and print and post the letters for writers without
+a phone number ("to post").
 
 The routes parse and check what the browser sent and hand on: ``conversation.letters``
 files the complaint and records answers, ``storage`` keeps the letters.

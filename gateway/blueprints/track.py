@@ -1,9 +1,10 @@
 """/track/<tracking>: the public status of a complaint, with no personal data."""
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, render_template
 from sqlalchemy import select
 
 from conversation import catalog
+from gateway.blueprints.front import page_language, public_details
 from storage import tracking
 from storage.models import Complaint, Department, District
 
@@ -13,7 +14,7 @@ bp = Blueprint("track", __name__)
 @bp.get("/track/<path:number>")
 def track(number: str):
     rt = current_app.extensions["ikhtiyar"]
-    lang = request.args.get("lang") if request.args.get("lang") in catalog.LANGUAGES else "en"
+    lang = page_language()  # ?lang=, else the browser's language
     found = tracking.find(number, rt.settings.tracking_prefix)
     if not found.number:
         message = (catalog.text("tracking_mistyped", lang, digits=found.mistyped) if found.mistyped
@@ -35,4 +36,5 @@ def track(number: str):
             "filed": complaint.created_at.strftime("%Y-%m-%d"),
             "updated": complaint.updated_at.strftime("%Y-%m-%d"),
         }
+        view.update(public_details(session, complaint, lang))  # due date, next step, timeline
     return render_template("track.html", lang=lang, complaint=view, message=None)

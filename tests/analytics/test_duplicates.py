@@ -7,7 +7,7 @@ import itertools
 
 from sqlalchemy import func, select
 
-from analytics.duplicates import MODEL_VERSION, assign_to_cluster, skeleton
+from analytics.duplicates import MODEL_VERSION, THRESHOLD, assign_to_cluster, skeleton
 from storage import lifecycle, tracking
 from storage.clusters import ClusterMember, IssueCluster
 from storage.messages import contact_for, insert_inbound
@@ -63,7 +63,7 @@ def test_whatsapp_email_and_letter_about_one_place_form_one_cluster(rt):
     [(numbers, reason, version)] = _clusters(rt)
     assert numbers == [c.tracking_number for c in filed]
     assert version == MODEL_VERSION
-    assert reason["similarity"] >= 0.55 and reason["shared_ngrams"]
+    assert reason["similarity"] >= THRESHOLD and {"glb", "bhr"} <= set(reason["shared_ngrams"])
 
 
 def test_a_cluster_holds_tracking_numbers_and_no_personal_data(rt):

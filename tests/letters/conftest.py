@@ -19,6 +19,7 @@ STAFF = {  # username -> (role, department, district)
     "clerk_other": ("clerk", None, None),
     "officer_phed_psw": ("officer", "PHED", "PSW"),
     "officer_police_mdn": ("officer", "POLICE", "MDN"),
+    "admin_letters": ("admin", None, None),
 }
 
 

@@ -46,7 +46,7 @@ def test_a_form_error_on_the_confirmation_page_is_in_urdu(clerk):
                                                    "tracking": "KP-1234567", "answer": "satisfied",
                                                    "via": "paper", "note": ""})
     assert answer.status_code == 422
-    assert "جواب کا اسکین لگائیں یا کال کا نوٹ لکھیں" in answer.get_data(as_text=True)
+    assert "شکایت کنندہ کے جواب کا اسکین لگائیں: صرف نوٹ ثبوت نہیں" in answer.get_data(as_text=True)
 
 
 def test_switching_back_gives_the_english_page(clerk):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import re
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from conversation import casework
 from storage import lifecycle
@@ -14,6 +14,7 @@ from storage.db import transaction
 from storage.letters import Letter
 from storage.models import Attachment, Complaint, ComplaintEvent, Contact, Message
 from tests.letters import scans
+from tests.letters.conftest import sign_in
 from tests.letters.scans import needs_ocr_tools
 
 
@@ -177,9 +178,11 @@ def resolved_letter_complaint(rt, client, csrf, staff) -> str:
 
 
 @needs_ocr_tools
-def test_a_confirmation_on_paper_entered_by_a_clerk_closes_the_complaint(rt, app, staff, clerk):
+def test_a_confirmation_on_paper_entered_by_a_clerk_closes_the_complaint_by_proxy(rt, app, staff, clerk):
     client, csrf = clerk
     number = resolved_letter_complaint(rt, client, csrf, staff)
+    with rt.sessions() as s:
+        messages_before = s.scalar(select(func.count(Message.id)).where(Message.direction == "in"))
     reply = scans.png(scans.render(["Yes, the water is back. Thank you."], "latin", size=20, width=600))
     answer = client.post("/letters/confirm", content_type="multipart/form-data", data={
         "csrf_token": csrf, "tracking": f"KP-{number}", "answer": "satisfied", "via": "paper",
@@ -190,27 +193,41 @@ def test_a_confirmation_on_paper_entered_by_a_clerk_closes_the_complaint(rt, app
         assert complaint.state == "closed"
         events = {e.kind: e for e in s.scalars(select(ComplaintEvent).where(
             ComplaintEvent.complaint_id == complaint.id))}
-        closing = s.get(Message, events["confirm_satisfied"].message_id)
-        assert closing.channel == "letter" and closing.contact_id == complaint.contact_id
-        entered = events["confirmation_entered"]
-        assert (entered.actor_kind, entered.actor_user_id) == ("clerk", staff["clerk_letters"]["id"])
-        evidence = s.scalars(select(Attachment).where(Attachment.message_id == closing.id)).one()
-        assert evidence.content_type == "image/png"
+        assert "confirm_satisfied" not in events  # nobody wrote in the complainant's name
+        proxy = events["confirmed_by_proxy"]
+        assert (proxy.actor_kind, proxy.actor_user_id) == ("clerk", staff["clerk_letters"]["id"])
+        assert (proxy.from_state, proxy.to_state, proxy.message_id) == ("resolved", "closed", None)
+        assert proxy.data["satisfied"] is True and proxy.data["via"] == "paper"
+        evidence = s.get(Attachment, proxy.data["evidence"])
+        assert evidence.content_type == "image/png" and evidence.complaint_id == complaint.id
+        assert (rt.attachments_dir / evidence.path).read_bytes() == reply
+        # No inbound message was made up for the complainant.
+        assert s.scalar(select(func.count(Message.id)).where(Message.direction == "in")) == messages_before
+    case = sign_in(app, "officer_phed_psw").get(f"/dashboard/cases/KP-{number}").get_data(as_text=True)
+    assert "confirmed by proxy" in case
 
 
 @needs_ocr_tools
-def test_a_confirmation_needs_evidence_and_a_resolved_complaint(rt, app, staff, clerk):
+def test_a_confirmation_needs_the_scan_of_the_answer_and_a_resolved_complaint(rt, app, staff, clerk):
     client, csrf = clerk
     number = resolved_letter_complaint(rt, client, csrf, staff)
-    answer = client.post("/letters/confirm", data={"csrf_token": csrf, "tracking": number,
-                                                   "answer": "satisfied", "via": "phone", "note": ""})
-    assert answer.status_code == 422 and "attach the scan" in answer.get_data(as_text=True)
-    client.post("/letters/confirm", data={"csrf_token": csrf, "tracking": number, "answer": "not_satisfied",
-                                          "via": "phone", "note": "Citizen called: still no water"})
-    again = client.post("/letters/confirm", data={"csrf_token": csrf, "tracking": number,
-                                                  "answer": "satisfied", "via": "phone", "note": "ok"})
+    for note in ("", "Citizen called: still no water"):
+        answer = client.post("/letters/confirm", data={"csrf_token": csrf, "tracking": number,
+                                                       "answer": "not_satisfied", "via": "phone", "note": note})
+        assert answer.status_code == 422 and "a note alone is no evidence" in answer.get_data(as_text=True)
+    with rt.sessions() as s:
+        assert s.scalars(select(Complaint.state).where(Complaint.tracking_number == number)).one() == "resolved"
+    reply = scans.png(scans.render(["Still no water."], "latin", size=20, width=600))
+    client.post("/letters/confirm", content_type="multipart/form-data", data={
+        "csrf_token": csrf, "tracking": number, "answer": "not_satisfied", "via": "paper",
+        "note": "still no water", "evidence": (io.BytesIO(reply), "reply.png")})
+    again = client.post("/letters/confirm", content_type="multipart/form-data", data={
+        "csrf_token": csrf, "tracking": number, "answer": "satisfied", "via": "paper", "note": "ok",
+        "evidence": (io.BytesIO(reply), "reply.png")})
     assert again.status_code == 422
     assert re.search(r"is not waiting for the citizen(&#39;|')s confirmation", again.get_data(as_text=True))
     with rt.sessions() as s:
         complaint = s.scalars(select(Complaint).where(Complaint.tracking_number == number)).one()
         assert complaint.state == "reopened" and complaint.escalation_level == 1
+        proxy = s.scalars(select(ComplaintEvent).where(ComplaintEvent.kind == "confirmed_by_proxy")).one()
+        assert proxy.data["satisfied"] is False and proxy.note == "still no water"

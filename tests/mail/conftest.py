@@ -6,9 +6,11 @@ at test time (``certificates``)."""
 
 from __future__ import annotations
 
+import base64
 import email
 import ipaddress
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -221,6 +223,72 @@ def mail_rt(rt, sink):
     jobs.install(rt)
 
 
+# --- DNS for DKIM and SPF, served without a network -------------------------------------------------
+
+DKIM_SELECTOR = "test"
+
+
+@dataclass
+class FakeDns:
+    """Records served to sender authentication, in pyspf's DNSLookup form; ``fail`` makes
+    every query time out as an unreachable resolver does."""
+
+    records: dict[tuple[str, str], list] = field(default_factory=dict)
+    asked: list[tuple[str, str]] = field(default_factory=list)
+    fail: bool = False
+
+    def lookup(self, name, qtype, strict=True, timeout=3.0):
+        import spf
+
+        name = str(name).lower().rstrip(".")
+        self.asked.append((name, qtype))
+        if self.fail:
+            raise spf.TempError("DNS timed out")
+        return [((name, qtype), value) for value in self.records.get((name, qtype), [])]
+
+    def txt(self, name: str, text: str) -> None:
+        data = text.encode()
+        # A TXT record is a list of strings of at most 255 bytes each.
+        self.records.setdefault((name.lower(), "TXT"), []).append(
+            [data[i:i + 255] for i in range(0, len(data), 255)])
+
+
+@dataclass(frozen=True)
+class DkimKey:
+    private_pem: bytes
+    public_txt: str
+
+    def sign(self, data: bytes, domain: str = "example.org") -> bytes:
+        """The mail with a real DKIM signature of ``domain`` (dkimpy), in SMTP's line ends."""
+        import dkim
+
+        data = re.sub(rb"\r?\n", b"\r\n", data)
+        header = dkim.sign(data, DKIM_SELECTOR.encode(), domain.encode(), self.private_pem,
+                           include_headers=[b"from", b"to", b"subject", b"date", b"message-id",
+                                            b"in-reply-to", b"references"])
+        return header + data
+
+
+@pytest.fixture(scope="session")
+def dkim_key() -> DkimKey:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption())
+    public = key.public_key().public_bytes(serialization.Encoding.DER,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    return DkimKey(private, "v=DKIM1; k=rsa; p=" + base64.b64encode(public).decode())
+
+
+@pytest.fixture
+def dns(dkim_key) -> FakeDns:
+    """example.org publishes the test DKIM key; nothing else exists."""
+    found = FakeDns()
+    found.txt(f"{DKIM_SELECTOR}._domainkey.example.org", dkim_key.public_txt)
+    return found
+
+
 # --- the gateway's SMTP listener -----------------------------------------------------------------
 
 
@@ -231,9 +299,9 @@ class Listener:
 
 
 @pytest.fixture
-def listener(mail_rt):
+def listener(mail_rt, dns):
     port = free_port()
-    controller = mail_service.start_smtp(mail_rt, listen=f"127.0.0.1:{port}")
+    controller = mail_service.start_smtp(mail_rt, listen=f"127.0.0.1:{port}", lookup=dns.lookup)
     yield Listener("127.0.0.1", port)
     controller.stop()
 

@@ -49,7 +49,7 @@ def links_in(mail) -> dict[str, str]:
     return {"yes": found[0].removeprefix(PUBLIC_URL), "no": found[1].removeprefix(PUBLIC_URL)}
 
 
-def test_a_whole_case_by_email(mail_rt, listener, sink):
+def test_a_whole_case_by_email(mail_rt, listener, sink, dkim_key):
     # Mail in: filed at once; the district is missing, so the answer asks for it (only it).
     assert send(listener, fixture_bytes("no_district"))[0] == 250
     mail_rt.queue.run_due()
@@ -80,8 +80,8 @@ def test_a_whole_case_by_email(mail_rt, listener, sink):
     assert "The pump was repaired" in satisfaction.get_body(("plain",)).get_content()
     links_in(satisfaction)
 
-    # "Not satisfied" by a Gmail reply: reopened and escalated.
-    assert send(listener, reply("gmail_reply", satisfaction, number))[0] == 250
+    # "Not satisfied" by a Gmail reply (DKIM-signed, as Gmail signs): reopened and escalated.
+    assert send(listener, dkim_key.sign(reply("gmail_reply", satisfaction, number)))[0] == 250
     mail_rt.queue.run_due()
     complaint = the_complaint(mail_rt)
     assert complaint.state == "reopened" and complaint.escalation_level == 1

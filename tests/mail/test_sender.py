@@ -55,3 +55,27 @@ def test_urls_are_checked():
     assert SmtpServer.from_url("smtp://mail.example.org:2525?starttls=1").starttls == "yes"
     with pytest.raises(SmtpUrlError):
         SmtpServer.from_url("http://mail.example.org")
+
+
+def test_a_relay_without_starttls_never_gets_the_password_in_clear(sink):
+    """Issue 11, finding 12: AUTH only over TLS. The relay offers AUTH on a plain connection."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    logins: list[bytes] = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        logins.append(auth_data.password)
+        return AuthResult(success=True)
+
+    port = free_port()
+    relay = Controller(sink, hostname="127.0.0.1", port=port, authenticator=authenticator,
+                       auth_require_tls=False)
+    relay.start()
+    try:
+        with pytest.raises(TransientError, match="does not offer STARTTLS") as refused:
+            sender(f"smtp://ikhtiyar:relay-secret@127.0.0.1:{port}")(outgoing())
+        assert "relay-secret" not in str(refused.value)
+    finally:
+        relay.stop()
+    assert logins == [] and sink.messages == []

@@ -8,12 +8,13 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from conversation import casework
+from conversation import casework, catalog
 from gateway import jobs, voice_jobs
 from storage import lifecycle
 from storage.calls import Call, triage_queue
 from storage.db import transaction
 from storage.models import Attachment, Complaint, ComplaintEvent, Contact, Message, utcnow
+from tests.citizen import Citizen
 from tests.test_query_counts import max_statements
 from tests.voice.conftest import office_always_open, office_never_open, played_languages, spoken
 
@@ -134,7 +135,9 @@ def test_satisfaction_no_then_yes_by_keypad(caller, voice_rt):
     resolve()
     call = caller()
     call.dial()
-    question = call.press("3")
+    asked = call.press("3")
+    assert spoken(asked) == ["voice_ask_tracking"] and asked.find("Gather").get("finishOnKey") == "#"
+    question = call.press(complaint.tracking_number + "#")
     assert spoken(question)[0] == "voice_complaint_number" and spoken(question)[-1] == "voice_confirm_question"
     assert _number_read(spoken(question)) == complaint.tracking_number
     reopened = call.press("2")
@@ -151,6 +154,7 @@ def test_satisfaction_no_then_yes_by_keypad(caller, voice_rt):
     call = caller()
     call.dial()
     call.press("3")
+    call.press(complaint.tracking_number)
     closed = call.press("1")
     assert spoken(closed)[0] == "voice_confirm_closed"
     with voice_rt.sessions() as s:
@@ -160,6 +164,7 @@ def test_satisfaction_no_then_yes_by_keypad(caller, voice_rt):
         message = s.get(Message, event.message_id)
         assert (message.channel, message.direction, message.text) == ("voice", "in", "1")
         assert message.provider_id == f"{call.sid}:confirm:{complaint.id}"
+        assert message.payload["tracking"] == complaint.tracking_number
         assert event.actor_kind == "citizen" and event.channel == "voice"
 
 
@@ -176,6 +181,7 @@ def test_the_reason_for_not_being_satisfied_is_kept_on_the_reopened_complaint(ca
     call = caller()
     call.dial()
     call.press("3")
+    call.press(complaint.tracking_number)
     call.press("2")
     _, recording = call.record(seconds=8)
     call.recording_ready(recording, seconds=8)  # the callback of the same recording adds nothing
@@ -202,6 +208,7 @@ def test_a_reason_left_unsaid_goes_back_to_the_menu(caller, voice_rt):
     call = caller()
     call.dial()
     call.press("3")
+    call.press(complaint.tracking_number)
     call.press("2")
     assert spoken(call.record_nothing()) == ["voice_main_menu"]
     with voice_rt.sessions() as s:
@@ -217,6 +224,7 @@ def test_a_hang_up_while_giving_the_reason_keeps_it(caller, voice_rt):
     call = caller()
     call.dial()
     call.press("3")
+    call.press(complaint.tracking_number)
     call.press("2")
     # The caller hung up: Twilio's <Record> action never came, only the two callbacks.
     call.hang_up()
@@ -227,12 +235,87 @@ def test_a_hang_up_while_giving_the_reason_keeps_it(caller, voice_rt):
     assert len(_complaints(voice_rt)) == 1
 
 
-def test_nothing_to_confirm_goes_back_to_the_menu(caller):
+def test_nothing_to_confirm_goes_back_to_the_menu(caller, voice_rt):
+    _file_complaint_in_urdu(caller())
+    (complaint,) = _complaints(voice_rt)  # filed, not resolved
     call = caller()
     call.dial()
-    call.press("1")
-    assert spoken(call.press("3")) == ["voice_confirm_none", "voice_main_menu"]
+    assert spoken(call.press("3")) == ["voice_ask_tracking"]
+    assert spoken(call.press(complaint.tracking_number)) == ["voice_confirm_none", "voice_main_menu"]
 
+
+def _whatsapp_complaint_resolved(voice_rt, number: str) -> Complaint:
+    """A complaint filed on WhatsApp from ``number`` and resolved: waiting for its answer."""
+    citizen = Citizen(voice_rt, address=number)
+    for text in ("1", "The school's water cooler is broken since March", "Kohat", "Main bazaar",
+                 "yes", "skip", "yes"):
+        citizen.send(text)
+    with transaction(voice_rt.sessions) as s:
+        complaint = s.scalars(select(Complaint)).one()
+        casework.resolve(s, complaint, lifecycle.Actor("officer"), "Cooler replaced")
+        s.flush()
+        s.expunge(complaint)
+        return complaint
+
+
+def _english(*keys: str) -> list[str]:
+    """What an English call says (Twilio's <Say> reads the catalog's text)."""
+    return [catalog.text(key, "en") for key in keys]
+
+
+def _decisions(voice_rt) -> tuple:
+    with voice_rt.sessions() as s:
+        complaint = s.scalars(select(Complaint)).one()
+        return complaint.state, complaint.closed_at, [e.kind for e in complaint.events]
+
+
+def test_a_spoofed_caller_id_keying_3_3_1_closes_nothing(caller, voice_rt):
+    """Finding 3 of issue 10: a call from a WhatsApp complainant's number (spoofed caller id)
+    pressing English, confirm, satisfied, without the tracking number, closes nothing."""
+    number = "+923001234567"
+    _whatsapp_complaint_resolved(voice_rt, number)
+    before = _decisions(voice_rt)
+    spoofed = caller(number)
+    spoofed.dial()
+    spoofed.press("3")  # English
+    asked = spoofed.press("3")  # confirm a resolved complaint
+    assert spoken(asked) == _english("voice_ask_tracking")
+    refused = spoofed.press("1")  # "satisfied": not a tracking number
+    assert spoken(refused) == _english("voice_tracking_wrong", "voice_ask_tracking")
+    spoofed.press("1")
+    spoofed.press("1")  # three wrong answers: goodbye
+    spoofed.hang_up()
+    assert _decisions(voice_rt) == before and before[0] == "resolved"
+    with voice_rt.sessions() as s:
+        assert s.scalar(select(func.count(Message.id)).where(Message.channel == "voice",
+                                                             Message.complaint_id.is_not(None))) == 0
+
+
+def test_the_complainants_number_keying_the_tracking_number_then_1_closes_it(caller, voice_rt):
+    number = "+923001234567"
+    complaint = _whatsapp_complaint_resolved(voice_rt, number)
+    call = caller(number)
+    call.dial()
+    call.press("3")  # English
+    call.press("3")  # confirm
+    question = call.press(complaint.tracking_number + "#")
+    assert spoken(question)[-1].endswith(_english("voice_confirm_question")[0])
+    closed = call.press("1")
+    assert spoken(closed) == _english("voice_confirm_closed", "voice_main_menu")
+    state, closed_at, kinds = _decisions(voice_rt)
+    assert state == "closed" and closed_at is not None and kinds[-1] == "confirm_satisfied"
+
+
+def test_another_number_keying_the_right_tracking_number_cannot_confirm(caller, voice_rt):
+    complaint = _whatsapp_complaint_resolved(voice_rt, "+923001234567")
+    before = _decisions(voice_rt)
+    call = caller("+923339999999")
+    call.dial()
+    call.press("3")
+    call.press("3")
+    # The same answer as for a number with nothing to confirm: nothing learnt about the case.
+    assert spoken(call.press(complaint.tracking_number)) == _english("voice_confirm_none", "voice_main_menu")
+    assert _decisions(voice_rt) == before
 
 def test_a_silent_caller_hears_the_menu_again_then_a_polite_goodbye(caller, voice_rt):
     call = caller()

@@ -1,14 +1,14 @@
 """analytics: issue clusters of likely duplicate complaints, spike alerts
 
 Revision ID: 0020
-Revises: 0010
+Revises: 0012_app_access
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0020'
-down_revision = '0010'
+down_revision = '0012_app_access'
 branch_labels = None
 depends_on = None
 

@@ -1,4 +1,5 @@
-"""One mail per turn: the outbox step that sends a turn's email replies together.
+"""One mail per turn: the outbox step that sends a turn's email replies together (the data
+side of delivery, here rather than in channels.email, which only reads and writes mail).
 
 A conversation turn (or an officer's action) may queue several replies; on a chat channel
 each is its own message, but a citizen should get one mail per turn. Every outbound email
