@@ -25,7 +25,7 @@ MODEL_VERSION = "spike-weekday-median-mad-v1"
 WEEKS = 8
 MIN_COUNT = 6
 MIN_RATIO = 2.0
-MIN_Z = 4.0
+MIN_Z = 3.5
 # Officers count days in Pakistan time, not UTC.
 LOCAL = ZoneInfo("Asia/Karachi")
 
