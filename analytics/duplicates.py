@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer, TfidfVectorizer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -78,6 +78,10 @@ def haversine_km(lat1: np.ndarray | float, lon1: np.ndarray | float,
     return 2 * 6371.0 * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
 
 
+def _joined(place: str) -> str:
+    return skeleton(place).replace(" ", "")
+
+
 def _vectorizer() -> CountVectorizer:
     return CountVectorizer(analyzer="char_wb", ngram_range=(2, 4), preprocessor=skeleton,
                            dtype=np.float32)
@@ -121,7 +125,13 @@ class _Block:
         described, placed = counts[:n], counts[n:]
         as_text = TfidfTransformer(sublinear_tf=True).fit(described + placed)
         text = as_text.transform(described + placed)
-        place = TfidfTransformer(sublinear_tf=True).fit_transform(placed)
+        try:
+            # Places compared without spaces: "Gul Bahar Kalay" is "گلبہارکلے".
+            place = TfidfVectorizer(analyzer="char", ngram_range=(2, 4), sublinear_tf=True,
+                                    preprocessor=_joined, dtype=np.float32,
+                                    ).fit_transform([p or "" for p in places])
+        except ValueError:  # nobody gave a place
+            place = placed[:, :0]
         return cls(text, place, as_text.transform(placed), np.asarray(placed.sum(axis=1)).ravel() > 0,
                    np.array([_nan(v) for v in lats]), np.array([_nan(v) for v in lons]), vectorizer)
 
