@@ -9,8 +9,9 @@ TF-IDF over character 2-4-grams (cosine), IDF learnt from the complaints being c
 that what every complaint of the category says ("no water", "pani nahi") weighs little.
 When both gave a location (the form's location_detail), the place decides most of the
 score. Where both have a location pin, a near pin adds to the score and a far one rules the
-pair out. A new complaint joins the cluster of its best
-match above ``THRESHOLD``; the match explains itself by the n-grams the two share.
+pair out. A new complaint joins the cluster of its best match above ``THRESHOLD``; the match
+explains itself by the n-grams the two share. Confidential complaints are never clustered:
+a cluster lists its members' tracking numbers to every officer who sees one of them.
 """
 
 from __future__ import annotations
@@ -243,7 +244,8 @@ def _candidates(session: Session, complaint: Complaint) -> list[Complaint]:
     since = (complaint.created_at or datetime.now().astimezone()) - WINDOW
     query = (select(Complaint)
              .where(Complaint.id != complaint.id, Complaint.district_code == complaint.district_code,
-                    Complaint.state.in_(OPEN_STATES), Complaint.created_at >= since)
+                    Complaint.state.in_(OPEN_STATES), Complaint.created_at >= since,
+                    Complaint.confidential.is_(False))
              .order_by(Complaint.created_at.desc()).limit(MAX_CANDIDATES))
     query = query.where(Complaint.category_code.is_(None) if complaint.category_code is None
                         else Complaint.category_code == complaint.category_code)
@@ -254,7 +256,7 @@ def assign_to_cluster(session: Session, complaint: Complaint) -> IssueCluster | 
     """Put a new complaint in the cluster of the open complaint of its district and category
     that it most resembles (starting a cluster with that one when it has none), or return
     None when nothing filed within the window resembles it enough."""
-    if complaint.district_code is None:
+    if complaint.district_code is None or complaint.confidential:
         return None
     own = session.scalar(select(ClusterMember).where(ClusterMember.complaint_id == complaint.id))
     if own is not None:

@@ -29,7 +29,7 @@ BURST_MAIN = [
 
 def _file(rt, channel: str, address: str, text: str, location: str | None = None, *,
           language: str = "en", district: str = "PSW", category: str = "PHED_NO_WATER",
-          department: str = "PHED") -> Complaint:
+          department: str = "PHED", confidential: bool = False) -> Complaint:
     """A complaint as the conversation files it (inbound message, contact, submit event),
     then offered to clustering as the complaint job does."""
     with rt.sessions() as s, s.begin():
@@ -39,7 +39,8 @@ def _file(rt, channel: str, address: str, text: str, location: str | None = None
         complaint = Complaint(tracking_number=tracking.new_number(), citizen_id=contact.citizen_id,
                               contact_id=contact.id, channel=channel, language=language,
                               description=text, location_detail=location, district_code=district,
-                              department_code=department, category_code=category)
+                              department_code=department, category_code=category,
+                              confidential=confidential)
         lifecycle.submit(s, complaint, message, lifecycle.Actor("citizen", channel=channel), sla_days=3)
         assign_to_cluster(s, complaint)
         s.expunge(complaint)
@@ -90,6 +91,13 @@ def test_the_same_text_in_another_district_is_not_clustered(rt):
     assert _clusters(rt) == []
     with rt.sessions() as s:
         assert s.scalar(select(func.count()).select_from(ClusterMember)) == 0
+
+
+def test_a_confidential_complaint_is_never_listed_in_a_cluster(rt):
+    _file(rt, *BURST_MAIN[0][:2], *BURST_MAIN[0][3:], confidential=True)
+    _file(rt, *BURST_MAIN[1][:2], *BURST_MAIN[1][3:])
+    _file(rt, *BURST_MAIN[2][:2], *BURST_MAIN[2][3:], confidential=True)
+    assert _clusters(rt) == []
 
 
 def test_a_far_location_pin_keeps_similar_texts_apart(rt):
