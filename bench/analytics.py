@@ -198,6 +198,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--incremental-samples", type=int, default=300)
     parser.add_argument("--threshold", type=float, default=THRESHOLD)
+    parser.add_argument("--database-candidates", type=int, default=0, metavar="N",
+                        help="also time assign_to_cluster on SQLite with up to N open candidates")
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -267,6 +269,47 @@ def main() -> None:
           f"{1000 * statistics.median(timings):.1f} ms, p95 {1000 * timings[int(len(timings) * 0.95)]:.1f} ms "
           f"(in memory; the database query is on top)")
     print(f"\ntotal to cluster and detect spikes: {cluster_s + spike_s:.1f} s")
+    if args.database_candidates:
+        database_incremental(records, args.database_candidates)
+
+
+def database_incremental(records: list[Record], n: int) -> None:
+    """assign_to_cluster as the complaint job would call it: query, vectorise, write."""
+    import base64
+    import tempfile
+
+    from analytics.duplicates import assign_to_cluster
+    from gateway import runtime as rt_module
+    from gateway.settings import load_settings
+    from storage import lifecycle, tracking
+    from storage.crypto import configure_vault
+    from storage.messages import contact_for
+    from storage.models import Complaint
+
+    key = base64.b64encode(b"k" * 32).decode()
+    var = Path(tempfile.mkdtemp())
+    rt = rt_module.build(load_settings(database_url=f"sqlite:///{var / 'bench.db'}", data_key=key,
+                                       var_dir=var, redis_url=None, secret_key="bench"))
+    rt_module.prepare(rt, say=lambda _m: None)
+    configure_vault(base64.b64decode(key))
+    busiest = Counter((r.district, r.category) for r in records).most_common(1)[0][0]
+    series = [r for r in records if (r.district, r.category) == busiest][: n + 1]
+    timings = []
+    with rt.sessions() as s, s.begin():
+        contact = contact_for(s, "sms", "+923001234567")
+        for r in series:
+            c = Complaint(tracking_number=tracking.new_number(), citizen_id=contact.citizen_id,
+                          contact_id=contact.id, channel="sms", description=r.text,
+                          location_detail=r.location, latitude=r.lat, longitude=r.lon,
+                          district_code="PSW", department_code="PHED", category_code="PHED_NO_WATER")
+            lifecycle.submit(s, c, None, lifecycle.Actor("citizen", channel="sms"))
+            t0 = time.perf_counter()
+            assign_to_cluster(s, c)
+            timings.append(time.perf_counter() - t0)
+    for size in sorted({min(n, k) for k in (25, 100, 250, n)}):
+        at = sorted(timings[max(1, size - 10):size + 1])
+        print(f"assign_to_cluster on SQLite with ~{size} open candidates: median "
+              f"{1000 * statistics.median(at):.1f} ms (query, vectorise, write)")
 
 
 def place_key(text: str) -> str:
