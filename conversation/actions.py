@@ -23,7 +23,10 @@ from storage.models import Attachment, Citizen, Complaint, Message, State
 
 DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 2000
 LOCATION_MAX, NAME_MAX = 300, 80
-FORM_SLOTS = ("description", "district", "location_detail", "category", "name")
+# Asked in this order, each only when the citizen's messages have not given it already.
+# The name is optional and not asked in chat (the contact address identifies the citizen);
+# ``name`` and ``confidential`` are still read from the slots when given.
+FORM_SLOTS = ("description", "district", "category", "location_detail")
 
 
 def _say(dispatcher: CollectingDispatcher, key: str, **values: Any) -> None:
@@ -107,8 +110,9 @@ def submit_complaint(turn: Turn, slots: dict) -> Complaint:
     complaint = Complaint(
         tracking_number=number, citizen_id=turn.contact.citizen_id, contact_id=turn.contact.id,
         channel=turn.contact.channel, language=turn.lang, description=slots["description"],
-        district_code=slots["district"], location_detail=slots["location_detail"],
+        district_code=slots["district"], location_detail=slots.get("location_detail"),
         department_code=kind.department, category_code=kind.code,
+        confidential=bool(slots.get("confidential")),
         latitude=(turn.state.get("location") or [None, None])[0],
         longitude=(turn.state.get("location") or [None, None])[1],
     )

@@ -51,8 +51,9 @@ def resolve(session: Session, complaint: Complaint, actor: lifecycle.Actor, note
     if complaint.state in (State.REOPENED, State.AWAITING_INFO):
         lifecycle.start_work(session, complaint, actor)
     lifecycle.resolve(session, complaint, actor, note, outcome)
+    # The citizen's next message is read first as the answer to this question.
     return _tell(session, complaint, "satisfaction_request", "satisfaction_request", prefix,
-                 actor=actor, note=note.strip())
+                 state_update={"satisfaction": complaint.id}, actor=actor, note=note.strip())
 
 
 def ask_for_information(session: Session, complaint: Complaint, actor: lifecycle.Actor,
@@ -80,4 +81,4 @@ def remind_satisfaction(session: Session, complaint: Complaint, actor: lifecycle
     lifecycle.note(session, complaint, actor, "reminder: are you satisfied?",
                    kind="satisfaction_reminder")
     return _tell(session, complaint, "satisfaction_reminder", "satisfaction_reminder", prefix,
-                 actor=actor)
+                 state_update={"satisfaction": complaint.id}, actor=actor)

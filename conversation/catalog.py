@@ -11,6 +11,10 @@ import yaml
 from config import CONFIG_DIR
 
 LANGUAGES = ("en", "ur", "ps")
+ROMAN_URDU = "ur-rm"  # Urdu in Latin letters (five characters: the language columns' width)
+# Spoken prompts and printed letters have no Roman Urdu: nobody hears or posts in it.
+_NO_ROMAN = ("voice_", "letter_")
+_FALLBACK = {ROMAN_URDU: "ur"}
 
 
 class CatalogError(Exception):
@@ -22,11 +26,12 @@ def _placeholders(text: str) -> set[str]:
 
 
 def _check(key: str, entry: dict, where: str) -> None:
-    missing = [lang for lang in LANGUAGES if not isinstance(entry.get(lang), str)]
+    wanted = LANGUAGES if key.startswith(_NO_ROMAN) else (*LANGUAGES, ROMAN_URDU)
+    missing = [lang for lang in wanted if not isinstance(entry.get(lang), str)]
     if missing:
         raise CatalogError(f"{where}: '{key}' has no text for {', '.join(missing)}")
     expected = _placeholders(entry["en"])
-    for lang in LANGUAGES[1:]:
+    for lang in wanted[1:]:
         if _placeholders(entry[lang]) - expected:
             raise CatalogError(f"{where}: '{key}' ({lang}) uses a placeholder English does not")
 
@@ -51,5 +56,5 @@ def text(key: str, lang: str, *, short: bool = False, **values: object) -> str:
     entry = load()[key]
     if short and "sms" in entry:
         entry = entry["sms"]
-    template = entry.get(lang) or entry["en"]
+    template = entry.get(lang) or entry.get(_FALLBACK.get(lang, "en")) or entry["en"]
     return template.format(**values) if values else template

@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from rapidfuzz import fuzz, process
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from conversation import classifier
 from conversation.nlu import normalize
 from storage.models import Category, Department, District
+
+# A category at least this likely is taken without asking; below it the citizen chooses
+# among the three likeliest.
+CATEGORY_CONFIDENT = 0.6
+# At least this likely: good enough to file a one-shot mail under it (an officer can move it).
+CATEGORY_LIKELY = 0.3
+# Place names that are also everyday words ("tank", "dera" a camp, "دیر" late, "talash"
+# search): found when they are the whole answer, never inside a sentence.
+_EVERYDAY_WORDS = frozenset({
+    "tank", "bara", "tal", "dera", "wari", "topi", "talash", "swari", "munda", "ghazi", "khar",
+    "dir", "regi", "kabal", "prang", "puran", "lahor", "rustam", "doaba", "ladha", "matta",
+    "دیر", "ٹل", "خار", "غازی", "باڑہ", "ٹانک",
+})
+
+
+def _title(phrase: str) -> str:
+    return phrase.title() if phrase.isascii() else phrase
 
 
 @dataclass(frozen=True)
@@ -35,35 +56,47 @@ class Knowledge:
     departments: dict[str, dict[str, str]] = field(default_factory=dict)  # code -> names
     categories: dict[str, Kind] = field(default_factory=dict)
     by_department: dict[str, list[str]] = field(default_factory=dict)
+    models: classifier.Models | None = None
+    category_examples: list = field(default_factory=list, repr=False)  # names and keywords
     _district_index: dict[str, str] = field(default_factory=dict)
     _latin_names: list[str] = field(default_factory=list)
-    _keywords: list[tuple[str, str, int]] = field(default_factory=list)  # phrase, category, weight
-    _needles: dict = field(default_factory=dict, repr=False)  # see _needle_index
-    _needles_for: list | None = field(default=None, repr=False)
-    _needles_count: int = field(default=-1, repr=False)
+    _in_text_names: dict[str, str] = field(default_factory=dict)  # names found inside sentences
+    _one_word_names: list[str] = field(default_factory=list)
+    _category_codes: set[str] = field(default_factory=set)
+    _district_names: set[str] = field(default_factory=set)  # the districts' own names, spelt any way
 
     @classmethod
-    def load(cls, session: Session) -> Knowledge:
+    def load(cls, session: Session, cache_dir: Path | None = None, *, trained: bool = True) -> Knowledge:
+        """Reference data from the database, and the trained models (from ``cache_dir`` when
+        trained before; none when not ``trained``)."""
         k = cls()
         for d in session.scalars(select(District).order_by(District.name_en)):
             k.districts[d.code] = Place(d.code, d.keypad, {"en": d.name_en, "ur": d.name_ur, "ps": d.name_ps})
             for name in (d.code, d.name_en, d.name_ur, d.name_ps, *(d.aliases or [])):
                 k._district_index.setdefault(normalize(str(name)), d.code)
+            for name in (d.name_en, d.name_ur, d.name_ps):
+                k._district_names.add(normalize(name))
             k._district_index.setdefault(str(d.keypad), d.code)
         k._latin_names = [n for n in k._district_index if n.isascii() and not n.isdigit()]
-        first_category: dict[str, str] = {}
+        k._in_text_names = {n: c for n, c in k._district_index.items()
+                            if not n.isdigit() and len(n) >= 3 and n not in _EVERYDAY_WORDS}
+        k._one_word_names = [n for n in k._in_text_names if " " not in n and len(n) >= 5]
+        # The categories' own names and keywords are training examples too: an operator who
+        # adds a category with keywords gets it understood without writing a corpus.
+        extra: list[classifier.Example] = []
         for c in session.scalars(select(Category).order_by(Category.code)):
             k.categories[c.code] = Kind(c.code, c.department_code,
                                         {"en": c.name_en, "ur": c.name_ur, "ps": c.name_ps}, c.sla_days)
             k.by_department.setdefault(c.department_code, []).append(c.code)
-            first_category.setdefault(c.department_code, c.code)
+            extra += [classifier.Example(name, c.code, "names") for name in (c.name_en, c.name_ur, c.name_ps)]
             for words in (c.keywords or {}).values():
-                k._keywords += [(normalize(w), c.code, 3) for w in words if normalize(w)]
+                extra += [classifier.Example(str(w), c.code, "keywords") for w in words]
         for dep in session.scalars(select(Department).order_by(Department.code)):
             k.departments[dep.code] = {"en": dep.name_en, "ur": dep.name_ur, "ps": dep.name_ps}
-            if dep.code in first_category:
-                for words in (dep.keywords or {}).values():
-                    k._keywords += [(normalize(w), first_category[dep.code], 1) for w in words if normalize(w)]
+        k._category_codes = set(k.categories)
+        k.category_examples = extra
+        if k.categories and trained:
+            k.models = classifier.models(extra, cache_dir)
         return k
 
     # --- districts -----------------------------------------------------------------------
@@ -74,6 +107,8 @@ class Knowledge:
         for candidate in (norm, norm.removesuffix(" district"), norm.removeprefix("district ")):
             if candidate in self._district_index:
                 return self._district_index[candidate], []
+        if code := self.district_in_text(text):  # "in Mingora near the chowk"
+            return code, []
         close = difflib.get_close_matches(norm, self._latin_names, n=3, cutoff=0.75)
         codes = list(dict.fromkeys(self._district_index[c] for c in close))
         if len(codes) == 1 and difflib.SequenceMatcher(None, norm, close[0]).ratio() >= 0.85:
@@ -81,52 +116,66 @@ class Knowledge:
         return None, codes
 
     def district_in_text(self, text: str) -> str | None:
-        """A district named anywhere in a longer text (for one-shot intake)."""
-        padded = f" {normalize(text)} "
-        for name, code in self._district_index.items():
-            if len(name) > 3 and not name.isdigit() and f" {name} " in padded:
-                return code
-        return None
+        """The district of a district, tehsil or town named anywhere in a sentence, spelt
+        right or a little wrong, in Latin or Arabic script; the longest name found wins
+        ("Hayatabad" -> Peshawar, "Mingora" -> Swat, "nathiagali" -> Abbottabad)."""
+        found = self.place_in_text(text)
+        return found[0] if found else None
+
+    def place_in_text(self, text: str) -> tuple[str, str | None] | None:
+        """(district code, the town as written when the sentence names a town or tehsil
+        rather than the district itself), or None when no place is named."""
+        words = normalize(text).split()
+        best: tuple[int, str, str] | None = None
+        for size in (3, 2, 1):
+            for i in range(len(words) - size + 1):
+                phrase = " ".join(words[i:i + size])
+                code = self._in_text_names.get(phrase)
+                if code and (best is None or len(phrase) > best[0]):
+                    best = (len(phrase), code, phrase)
+        if best is None:
+            best = self._fuzzy_in_text(words)
+        if best is None:
+            return None
+        _, code, phrase = best
+        return code, (None if phrase in self._district_names else _title(phrase))
+
+    def _fuzzy_in_text(self, words: list[str]) -> tuple[int, str, str] | None:
+        """A misspelt name: the closest one-word name to a word (or to two words written
+        together: "nathia gali" / "nathiagali"), when close enough. Short words are never
+        guessed at: too many everyday words are a letter away from a place."""
+        best: tuple[float, str, str] | None = None
+        candidates = [*words, *(a + b for a, b in itertools.pairwise(words))]
+        for word in candidates:
+            if len(word) < 6 or word in _EVERYDAY_WORDS:
+                continue
+            found = process.extractOne(word, self._one_word_names, scorer=fuzz.ratio,
+                                        score_cutoff=88 if len(word) >= 7 else 90)
+            if found and (best is None or found[1] > best[0]):
+                best = (found[1], self._in_text_names[found[0]], found[0])
+        return (0, best[1], best[2]) if best else None
 
     # --- departments and categories -------------------------------------------------------
 
-    def suggest_category(self, text: str) -> str | None:
-        """The category whose keywords the description uses most, if any.
+    def rank_categories(self, text: str, n: int = 3) -> list[tuple[str, float]]:
+        """The ``n`` likeliest categories of a description, with the model's probabilities."""
+        if self.models is None or not text.strip():
+            return []
+        return self.models.categories.top(text, n, among=self._category_codes)
 
-        A keyword counts when it appears as whole words, or (longer than 4 characters)
-        anywhere in the text. Only the keywords whose first three characters occur in the
-        text are checked (an index built once), not all of them."""
-        padded = f" {normalize(text)} "
-        index = self._needle_index()
-        hits: set[int] = set()
-        for i in range(len(padded) - 2):
-            for position, needle in index.get(padded[i:i + 3], ()):
-                if position not in hits and needle in padded:
-                    hits.add(position)
-        if not hits:
-            return None
-        scores: dict[str, int] = {}
-        for position in sorted(hits):  # in keyword order, so a tie goes as it always did
-            _, code, weight = self._keywords[position]
-            scores[code] = scores.get(code, 0) + weight
-        return max(scores.items(), key=lambda item: item[1])[0]
-
-    def _needle_index(self) -> dict[str, list[tuple[int, str]]]:
-        """First three characters -> (keyword position, the string to find). A keyword of
-        more than 4 characters is found anywhere; a shorter one only between spaces."""
-        if self._needles_for is not self._keywords or len(self._keywords) != self._needles_count:
-            index: dict[str, list[tuple[int, str]]] = {}
-            for position, (phrase, _, _) in enumerate(self._keywords):
-                needle = phrase if len(phrase) > 4 else f" {phrase} "
-                index.setdefault(needle[:3], []).append((position, needle))
-            self._needles, self._needles_for, self._needles_count = index, self._keywords, len(self._keywords)
-        return self._needles
+    def suggest_category(self, text: str, min_confidence: float = CATEGORY_LIKELY) -> str | None:
+        """The likeliest category, if the model gives it at least ``min_confidence``."""
+        ranked = self.rank_categories(text, 1)
+        return ranked[0][0] if ranked and ranked[0][1] >= min_confidence else None
 
     def name(self, kind: str, code: str | None, lang: str) -> str | None:
         if code is None:
             return None
+        # Roman Urdu readers get the Latin (English) names of places and offices.
         if kind == "district":
-            return self.districts[code].names[lang]
-        if kind == "department":
-            return self.departments[code][lang]
-        return self.categories[code].names[lang]
+            names = self.districts[code].names
+        elif kind == "department":
+            names = self.departments[code]
+        else:
+            names = self.categories[code].names
+        return names.get(lang) or names["en"]

@@ -1,8 +1,10 @@
 """Understanding a message: intent and entities, in English, Urdu, Pashto and Roman Urdu.
 
-Rule-based on purpose: the vocabulary of a complaint line is small, and rules are fast,
-explainable and testable. Commands count only in short messages, so a long description
-that happens to contain "help" or "no" stays a description.
+Two layers: a table of exact short answers ("yes", "ہاں", "1", "status") read first,
+because a one-word answer is unambiguous and a table is explainable; then the trained
+intent model (conversation.classifier) for everything else, with its confidence, so a
+sentence like "what is the status of my complaint?" or "mujhe apni shikayat wapas leni
+hai" is understood wherever the words stand.
 """
 
 from __future__ import annotations
@@ -10,8 +12,18 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from storage import tracking
+
+if TYPE_CHECKING:
+    from conversation.classifier import TextModel
+
+# Below this probability the model's intent is not taken (the engine asks instead).
+INTENT_CONFIDENT = 0.5
+# What the model may read a "yes, ..." or "no, ..." with a reason as, and it stays a yes or no.
+_SAME_ANSWER = {"affirm": ("affirm", "satisfied", "thanks", "describe", "add_info"),
+                "deny": ("deny", "not_satisfied", "describe", "add_info")}
 
 _TASHKEEL = re.compile(r"[\u064B-\u065F\u0670\u06D6-\u06ED]")
 _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
@@ -43,6 +55,7 @@ _LANGUAGE_NAMES = {
     "english": "en", "angrezi": "en", "انگریزی": "en", "انګلیسي": "en",
     "urdu": "ur", "اردو": "ur",
     "pashto": "ps", "pushto": "ps", "pakhto": "ps", "پښتو": "ps", "پشتو": "ps",
+    "roman urdu": "ur-rm", "roman": "ur-rm",
 }
 
 
@@ -72,11 +85,19 @@ _EMOJI_ONLY = re.compile(r"^[\W_]*$", re.UNICODE)
 class Understanding:
     text: str  # the message as sent, stripped
     normalized: str
-    intent: str | None  # greet, new_complaint, status, help, affirm, deny, cancel, change_language, skip
+    # greet, new_complaint, describe, status, help, affirm, deny, cancel, change_language, skip,
+    # withdraw, satisfied, not_satisfied, add_info, thanks
+    intent: str | None
     number: int | None = None  # a bare number: a menu choice
     language: str | None = None  # the name of a language ("urdu", "پښتو")
     tracking: tracking.Found = _NOTHING
     rest: str = ""  # what follows a leading yes/no: "no, still no water" -> "still no water"
+    source: str = "rule"  # "rule": the table of short answers; "model": the trained model
+    ranked: tuple[tuple[str, float], ...] = ()  # the model's best intents, with probabilities
+
+    @property
+    def confidence(self) -> float:
+        return 1.0 if self.source == "rule" else (self.ranked[0][1] if self.ranked else 0.0)
 
     @property
     def empty(self) -> bool:
@@ -87,7 +108,9 @@ class Understanding:
         return bool(self.normalized) and not _EMOJI_ONLY.match(self.text)
 
 
-def understand(text: str, prefix: str = "KP") -> Understanding:
+def understand(text: str, prefix: str = "KP", model: TextModel | None = None) -> Understanding:
+    """What the message says; ``model`` (the trained intent model) reads what the table of
+    short answers does not know."""
     stripped = text.strip()
     norm = normalize(stripped)
     found = tracking.find(stripped, prefix)
@@ -104,6 +127,21 @@ def understand(text: str, prefix: str = "KP") -> Understanding:
                 intent = _INDEX[head]
                 rest = _after_words(stripped, size)
                 break
+    if rest and len(rest.split()) >= 3 and model is not None:
+        # "no, the water still does not come" stays a no with its reason; but when the model
+        # reads the whole as a command or as the opposite answer ("no, what is the status?"),
+        # the model's reading is taken (the reason stays in ``rest``).
+        ranked = model.top(stripped, 3)
+        if ranked and ranked[0][1] >= INTENT_CONFIDENT and ranked[0][0] not in _SAME_ANSWER[intent]:
+            intent = None
+    if intent is None and model is not None and number is None and any(ch.isalpha() for ch in norm):
+        ranked = tuple(model.top(stripped, 3))
+        if ranked:
+            best, p = ranked[0]
+            intent = best if p >= INTENT_CONFIDENT else None
+            if (found.number or found.mistyped) and len(words) <= 6 and intent in (None, "describe"):
+                intent = "status"  # "KP-1234567 ?" asks about that complaint
+            return Understanding(stripped, norm, intent, number, language, found, rest, "model", ranked)
     if intent is None and (found.number or found.mistyped) and len(words) <= 6:
         intent = "status"
     return Understanding(stripped, norm, intent, number, language, found, rest)

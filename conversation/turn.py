@@ -31,8 +31,11 @@ class Turn:
     def short(self) -> bool:
         return self.contact.channel == "sms"
 
-    def say(self, key: str, kind: str = "reply", **values: object) -> None:
-        self.replies.append(Reply(catalog.text(key, self.lang, short=self.short, **values), kind, key))
+    def say(self, key: str, kind: str = "reply", choices: tuple[str, ...] = (), **values: object) -> None:
+        """Queue the catalog text ``key``; ``choices`` are the options a channel may show
+        as buttons (the text numbers them too)."""
+        self.replies.append(Reply(catalog.text(key, self.lang, short=self.short, **values), kind, key,
+                                  tuple(choices)))
 
     def tracking(self, number: str) -> str:
         return f"{self.prefix}-{number}"

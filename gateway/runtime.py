@@ -31,7 +31,9 @@ class Runtime:
 
     def conversation(self, session: Session) -> ConversationEngine:
         if self._conversation is None:
-            self._conversation = ConversationEngine.from_session(session, self.settings.tracking_prefix)
+            self._conversation = ConversationEngine.from_session(
+                session, self.settings.tracking_prefix, self.settings.var_dir / "nlu",
+                self.settings.follow_up_hours)
         return self._conversation
 
     def conversation_knowledge(self, session: Session):

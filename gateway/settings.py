@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     smtp_url: str | None = None
     imap_url: str | None = None
     tracking_prefix: str = "KP"
+    # What a citizen sends this long after filing (words, photos, voice notes, a location)
+    # joins the complaint just filed instead of starting another.
+    follow_up_hours: float = Field(default=24.0, ge=0)
     simulator: bool = True
     twilio_account_sid: str | None = Field(
         default=None, validation_alias=AliasChoices("TWILIO_ACCOUNT_SID", "IKHTIYAR_TWILIO_ACCOUNT_SID")

@@ -304,6 +304,18 @@ def withdraw(session: Session, complaint: Complaint, message: Message, reason: s
     return _move(session, complaint, "withdraw", Actor("citizen"), message=message, note=reason[:2000])
 
 
+def add_information(session: Session, complaint: Complaint, message: Message, actor: Actor,
+                    text: str | None = None, data: dict | None = None) -> ComplaintEvent:
+    """The complainant sent more about an open complaint (words, a photo, a voice note, a
+    location pin): on the timeline for the officer; the state does not change."""
+    _require_complainant(session, complaint, message, deciding=False)
+    if complaint.state in ENDED_STATES:
+        raise IllegalTransition(complaint, "add information to")
+    complaint.updated_at = utcnow()
+    return _event(session, complaint, "citizen_added_information", actor, message=message,
+                  note=(text or "").strip() or None, data=data)
+
+
 def escalate(session: Session, complaint: Complaint, actor: Actor, reason: str) -> ComplaintEvent:
     """Raise the escalation level of an open complaint; never changes whether it is open."""
     if complaint.state in ENDED_STATES:

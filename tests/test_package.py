@@ -71,6 +71,7 @@ def test_the_wheel_ships_what_serve_reads_and_no_test_files(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert not [n for n in names if "fixtures" in n or n.startswith("tests/")]
     for needed in ("config/messages.yaml", "config/districts.yaml", "config/departments.yaml",
+                   "config/nlu/intents.yaml", "config/nlu/categories.yaml", "config/nlu/places.yaml",
                    "config/prompts/manifest.json", f"config/prompts/ur/{URDU_PROMPT}",
                    f"config/prompts/ps/{URDU_PROMPT}", "gateway/templates/simulator.html",
                    "gateway/blueprints/dashboard_strings.yaml", "storage/migrations/env.py",
