@@ -16,6 +16,7 @@ a cluster lists its members' tracking numbers to every officer who sees one of t
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -83,9 +84,24 @@ def _joined(place: str) -> str:
     return skeleton(place).replace(" ", "")
 
 
+_WORD_GRAMS = CountVectorizer(analyzer="char_wb", ngram_range=(2, 4), preprocessor=skeleton).build_analyzer()
+_PLACE_GRAMS = CountVectorizer(analyzer="char", ngram_range=(2, 4), preprocessor=_joined).build_analyzer()
+
+
+# An open complaint is compared again with every new one of its series for two weeks: its
+# n-grams are worked out once per process, not once per comparison.
+@functools.lru_cache(maxsize=50_000)
+def _word_grams(text: str) -> list[str]:
+    return _WORD_GRAMS(text)
+
+
+@functools.lru_cache(maxsize=50_000)
+def _place_grams(text: str) -> list[str]:
+    return _PLACE_GRAMS(text)
+
+
 def _vectorizer() -> CountVectorizer:
-    return CountVectorizer(analyzer="char_wb", ngram_range=(2, 4), preprocessor=skeleton,
-                           dtype=np.float32)
+    return CountVectorizer(analyzer=_word_grams, dtype=np.float32)
 
 
 def _location_adjustment(lat_a, lon_a, lat_b, lon_b) -> np.ndarray:
@@ -128,8 +144,7 @@ class _Block:
         text = as_text.transform(described + placed)
         try:
             # Places compared without spaces: "Gul Bahar Kalay" is "گلبہارکلے".
-            place = TfidfVectorizer(analyzer="char", ngram_range=(2, 4), sublinear_tf=True,
-                                    preprocessor=_joined, dtype=np.float32,
+            place = TfidfVectorizer(analyzer=_place_grams, sublinear_tf=True, dtype=np.float32,
                                     ).fit_transform([p or "" for p in places])
         except ValueError:  # nobody gave a place
             place = placed[:, :0]

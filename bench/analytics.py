@@ -145,7 +145,7 @@ def generate(n: int, seed: int):
     # more (below that, 3× is within what chance does on some series every week).
     busy = np.flatnonzero(rate * weekday[:7].max() >= 6)
     spikes, realised = {}, {}
-    for series in nprnd.choice(busy, size=max(10, n // 1500)):
+    for series in nprnd.choice(busy, size=max(10, n // 1500)) if len(busy) else []:
         days = [d for d in range(7 * WEEKS, DAYS) if rate[series] * weekday[d] >= 6]
         day = int(nprnd.choice(days))
         m = MULTIPLIERS[len(spikes) % len(MULTIPLIERS)]
@@ -306,7 +306,7 @@ def database_incremental(records: list[Record], n: int) -> None:
             t0 = time.perf_counter()
             assign_to_cluster(s, c)
             timings.append(time.perf_counter() - t0)
-    for size in sorted({min(n, k) for k in (25, 100, 250, n)}):
+    for size in sorted({min(len(timings) - 1, k) for k in (25, 100, 250, n)}):
         at = sorted(timings[max(1, size - 10):size + 1])
         print(f"assign_to_cluster on SQLite with ~{size} open candidates: median "
               f"{1000 * statistics.median(at):.1f} ms (query, vectorise, write)")
