@@ -5,6 +5,7 @@ from storage import (  # noqa: F401
     app_access,  # one-time codes, app sessions, Open311 keys
     audit,  # audit log, dashboard indexes
     calls,  # IVR calls keyed by CallSid
+    clusters,  # analytics: issue clusters and spike alerts
     letters,  # scanned letters and their pages
     mail,  # IMAP state, used answer links, email threads
     models,
