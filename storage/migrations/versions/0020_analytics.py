@@ -1,14 +1,14 @@
 """analytics: issue clusters of likely duplicate complaints, spike alerts
 
 Revision ID: 0020
-Revises: 0012_app_access
+Revises: 0016_outbox_key
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0020'
-down_revision = '0012_app_access'
+down_revision = '0016_outbox_key'
 branch_labels = None
 depends_on = None
 
