@@ -1,14 +1,14 @@
 """outbox: an idempotency key per outbound message (exactly-once replies)
 
 Revision ID: 0016_outbox_key
-Revises: 0014_private_messages
+Revises: 0013_private_messages
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0016_outbox_key'
-down_revision = '0013_private_messages'  # the revision id inside 0014_private_messages.py
+down_revision = '0013_private_messages'
 branch_labels = None
 depends_on = None
 
