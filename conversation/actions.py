@@ -19,6 +19,7 @@ from sqlalchemy.orm.util import identity_key
 from conversation import catalog
 from conversation.turn import Turn, current
 from storage import lifecycle, pii, tracking
+from storage.mail import take_answer as lookup_budget
 from storage.models import Attachment, Citizen, Complaint, Message, State
 
 DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 2000
@@ -26,6 +27,7 @@ LOCATION_MAX, NAME_MAX = 300, 80
 # Asked in this order, each only when the citizen's messages have not given it already.
 # The name is optional and not asked in chat (the contact address identifies the citizen);
 # ``name`` and ``confidential`` are still read from the slots when given.
+LOOKUP_WINDOW_SECONDS = 3600  # the per-hour setting's window
 FORM_SLOTS = ("description", "district", "category", "location_detail")
 
 
@@ -182,7 +184,9 @@ class ActionComplaintStatus(Action):
         mine = select(Complaint).where(Complaint.citizen_id == turn.contact.citizen_id)
         if found.number:
             complaint = turn.session.scalars(mine.where(Complaint.tracking_number == found.number)).first()
-            if complaint is None:
+            if complaint is None and not _lookup_allowed(turn):
+                _say(dispatcher, "status_lookups_limited")
+            elif complaint is None:
                 _say(dispatcher, "status_not_found", tracking=turn.tracking(found.number))
             else:
                 _say(dispatcher, "status", **status_values(turn, complaint))
@@ -201,6 +205,15 @@ class ActionComplaintStatus(Action):
                 for c in complaints)
             _say(dispatcher, "status_list", lines=lines)
         return []
+
+
+def _lookup_allowed(turn: Turn) -> bool:
+    """Spend one look-up of a number that is not the sender's own: a client guessing
+    numbers by the hundred meets the hourly limit, a citizen checking their own never
+    does (those are not counted). The mail answer budget's table keeps the count."""
+    sender = f"contact:{turn.contact.id}"  # one channel address
+    return lookup_budget(turn.session, [("status", sender, turn.status_lookups_per_hour)],
+                         LOOKUP_WINDOW_SECONDS)
 
 
 def status_key(complaint: Complaint) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import string
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote
 
 import yaml
 
@@ -15,6 +16,19 @@ ROMAN_URDU = "ur-rm"  # Urdu in Latin letters (five characters: the language col
 # Spoken prompts and printed letters have no Roman Urdu: nobody hears or posts in it.
 _NO_ROMAN = ("voice_", "letter_")
 _FALLBACK = {ROMAN_URDU: "ur"}
+# Where the public /track/<number> page is served: IKHTIYAR_PUBLIC_URL, else the web
+# listen address (the runtime sets it once at start; see configure_site).
+_site = {"url": "http://127.0.0.1:8080"}
+
+
+def configure_site(url: str) -> None:
+    """Set the address every tracking link in a citizen's message points at."""
+    _site["url"] = url.rstrip("/")
+
+
+def tracking_link(number: str) -> str:
+    """The public page of tracking number ``number`` (as shown to the citizen)."""
+    return f"{_site['url']}/track/{quote(number, safe='')}"
 
 
 class CatalogError(Exception):
@@ -59,4 +73,7 @@ def text(key: str, lang: str, *, short: bool = False, **values: object) -> str:
     if short and "sms" in entry:
         entry = entry["sms"]
     template = entry.get(lang) or entry.get(_FALLBACK.get(lang, "en")) or entry["en"]
+    if "tracking" in values and "link" not in values:
+        # Every text that gives a tracking number may give its page too: one place builds it.
+        values["link"] = tracking_link(str(values["tracking"]))
     return template.format(**values) if values else template

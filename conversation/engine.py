@@ -67,9 +67,10 @@ class Engine:
     the trained understanding."""
 
     def __init__(self, knowledge: Knowledge, tracking_prefix: str = "KP",
-                 follow_up_hours: float = FOLLOW_UP_HOURS) -> None:
+                 follow_up_hours: float = FOLLOW_UP_HOURS, status_lookups_per_hour: int = 20) -> None:
         self.knowledge = knowledge
         self.prefix = tracking_prefix
+        self.status_lookups_per_hour = status_lookups_per_hour
         self.follow_up = timedelta(hours=follow_up_hours)
         self.executor = ActionExecutor()
         for action in ACTIONS:
@@ -80,9 +81,11 @@ class Engine:
     @classmethod
     def from_session(cls, session: Session, tracking_prefix: str = "KP",
                      cache_dir: Path | None = None,
-                     follow_up_hours: float = FOLLOW_UP_HOURS) -> Engine:
+                     follow_up_hours: float = FOLLOW_UP_HOURS,
+                     status_lookups_per_hour: int = 20) -> Engine:
         """``cache_dir`` keeps the trained understanding between starts (under var/)."""
-        return cls(Knowledge.load(session, cache_dir), tracking_prefix, follow_up_hours)
+        return cls(Knowledge.load(session, cache_dir), tracking_prefix, follow_up_hours,
+                   status_lookups_per_hour)
 
     # --- the turn ------------------------------------------------------------------------
 
@@ -106,7 +109,8 @@ class Engine:
         long_answer = bool(state.get("form")) and len(message.text.split()) > 6
         u = understand(message.text, self.prefix, None if long_answer else self._intents)
         lang = self._language(conversation, state, message)
-        turn = Turn(session, message, contact, conversation, self.knowledge, u, lang, self.prefix, state)
+        turn = Turn(session, message, contact, conversation, self.knowledge, u, lang, self.prefix, state,
+                    status_lookups_per_hour=self.status_lookups_per_hour)
         token = current.set(turn)
         try:
             # A mail is filed at once or lands on its thread's case (conversation.intake).

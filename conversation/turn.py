@@ -27,6 +27,8 @@ class Turn:
     prefix: str
     state: dict
     replies: list[Reply] = field(default_factory=list)
+    # Look-ups of numbers not the sender's own, per sender and hour (status_lookups_per_hour).
+    status_lookups_per_hour: int = 20
 
     @property
     def short(self) -> bool:

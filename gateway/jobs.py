@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import defer, joinedload
 
 from channels.delivery import Delivered, Outgoing, PermanentError, TransientError
+from conversation import catalog
 from gateway import mail_outbox as email_outbox
 from gateway import runtime as rt_module
 from gateway.settings import load_settings
@@ -36,6 +37,8 @@ _runtime: rt_module.Runtime | None = None
 def install(rt: rt_module.Runtime) -> None:
     global _runtime
     _runtime = rt
+    # The links in citizens' messages point at this runtime's site.
+    catalog.configure_site(rt_module.site_url(rt.settings))
 
 
 def runtime() -> rt_module.Runtime:

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import CONFIG_DIR
+from conversation import catalog
 from conversation.engine import Engine as ConversationEngine
 from gateway import logs
 from gateway.settings import Settings
@@ -36,7 +37,7 @@ class Runtime:
         if self._conversation is None:
             self._conversation = ConversationEngine.from_session(
                 session, self.settings.tracking_prefix, self.settings.var_dir / "nlu",
-                self.settings.follow_up_hours)
+                self.settings.follow_up_hours, self.settings.status_lookups_per_hour)
         return self._conversation
 
     def conversation_knowledge(self, session: Session):
@@ -85,10 +86,16 @@ def private_files() -> None:
     os.umask(PRIVATE_UMASK)
 
 
+def site_url(settings: Settings) -> str:
+    """Where citizens reach the web pages: IKHTIYAR_PUBLIC_URL, else the web listen address."""
+    return settings.public_url or f"http://{settings.web_listen}"
+
+
 def build(settings: Settings, warn=print) -> Runtime:
     logs.protect()
     _make_private(settings.var_dir)
     configure_vault(settings.data_key_bytes(warn))
+    catalog.configure_site(site_url(settings))
     engine = db.make_engine(settings.effective_database_url)
     return Runtime(settings, engine, db.make_sessionmaker(engine))
 

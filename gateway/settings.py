@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     # What a citizen sends this long after filing (words, photos, voice notes, a location)
     # joins the complaint just filed instead of starting another.
     follow_up_hours: float = Field(default=24.0, ge=0)
+    # Status look-ups of numbers that are not the sender's own complaints, per sender and
+    # hour: a citizen checking their complaints never meets it, a guessing client does.
+    status_lookups_per_hour: int = Field(default=20, ge=1)
+    # Letter files one clerk may upload in ten minutes (a stuck script, a stolen session).
+    letter_uploads_per_ten_minutes: int = Field(default=60, ge=1)
     twilio_account_sid: str | None = Field(
         default=None, validation_alias=AliasChoices("TWILIO_ACCOUNT_SID", "IKHTIYAR_TWILIO_ACCOUNT_SID")
     )
