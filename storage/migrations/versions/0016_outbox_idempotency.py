@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 
 revision = '0016_outbox_key'
-down_revision = '0014_private_messages'
+down_revision = '0013_private_messages'
 branch_labels = None
 depends_on = None
 
