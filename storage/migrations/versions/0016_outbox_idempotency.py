@@ -1,7 +1,7 @@
 """outbox: an idempotency key per outbound message (exactly-once replies)
 
 Revision ID: 0016_outbox_key
-Revises: 0014_private_messages
+Revises: 0013_private_messages
 """
 from alembic import op
 import sqlalchemy as sa
