@@ -1,7 +1,9 @@
 """The phone call's dialogue: what the caller's keys mean, what the call says next, and
 every complaint decision a call makes (filing, status, confirming a resolution).
 
-    start -> language -> menu -> 1 district -> record      -> complaint filed, number read twice
+    start -> language -> menu -> 1 district -> record      -> complaint filed, number read twice,
+                                                              then "against an officer or this
+                                                              department?" (1 confidential)
                                  2 tracking                 -> status read, back to the menu
                                  3 tracking number, then confirm -> closed / reopened (-> reason)
                                  0 dial (office hours) | voicemail -> a complaint
@@ -47,8 +49,8 @@ from storage.models import Citizen, Complaint, Contact, District, Message, utcno
 log = logging.getLogger("ikhtiyar.voice")
 
 # Every step a webhook may name (the channel's follow-up URLs).
-STEPS = ("start", "language", "menu", "district", "record", "tracking", "confirm_number", "confirm", "reason",
-         "dial", "voicemail", "done")
+STEPS = ("start", "language", "menu", "district", "record", "confidential", "tracking", "confirm_number",
+         "confirm", "reason", "dial", "voicemail", "done")
 LANGUAGE_KEYS = {"1": "ur", "2": "ps", "3": "en"}
 MAX_SILENT = 2  # silent answers in a row before goodbye
 MAX_WRONG = 3  # wrong answers in a row before goodbye
@@ -395,10 +397,38 @@ class PhoneDialogue:
             return
         said = digits(complaint.tracking_number)
         sms = ["voice_tracking_sms"] if turn.done.deliver else []
-        turn.hang_up(["voice_complaint_registered", "voice_tracking_is", *said,
-                      "voice_tracking_again", *said, *sms, "voice_goodbye"])
+        # The number first: a caller who hangs up at the question has it all the same.
+        self._ask_confidential(turn, ["voice_complaint_registered", "voice_tracking_is", *said,
+                                      "voice_tracking_again", *said, *sms])
 
     _on_voicemail = _on_record
+
+    def _ask_confidential(self, turn: _Turn, before: Sequence[str] = ()) -> None:
+        turn.enter("confidential")
+        turn.say(before)
+        turn.ask(_speech(["voice_ask_confidential"], turn.lang))
+
+    def _on_confidential(self, turn: _Turn) -> None:
+        """1: the complaint is against an officer or the department, hide the caller from it.
+        Silence (or a hang-up) leaves the complaint filed as it is, not confidential."""
+        key = turn.keys[:1]
+        if not key or key == "2":
+            return turn.hang_up(["voice_goodbye"])
+        if key != "1":
+            return self._wrong(turn, ["voice_invalid_choice"], self._ask_confidential)
+        complaint = turn.session.get(Complaint, turn.call.complaint_id)
+        contact = turn.session.get(Contact, turn.call.contact_id)
+        # The key press is the caller's own message: the lifecycle takes the mark only from it.
+        message, _new = insert_inbound(
+            turn.session, contact, channel="voice", text=key, language=turn.lang,
+            provider_id=f"{turn.call.call_sid}:confidential:{complaint.id}",
+            payload={"call_sid": turn.call.call_sid, "digits": key, "step": "confidential"},
+            raw=json.dumps(turn.inp.raw, ensure_ascii=False))
+        message.status = "processed"
+        message.complaint_id = complaint.id
+        lifecycle.mark_confidential(turn.session, complaint, message,
+                                    lifecycle.Actor("citizen", channel="voice"))
+        turn.hang_up(["voice_confidential_marked", "voice_goodbye"])
 
     def _file(self, session: Session, call: Call, raw: dict, done: Answered, *,
               incomplete: bool) -> Complaint:

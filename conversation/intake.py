@@ -27,11 +27,12 @@ from sqlalchemy import select, update
 from conversation import catalog
 from conversation.actions import resolved_complaints, unused_tracking_number
 from conversation.messages import Reply
+from conversation.nlu import asks_confidential
 from conversation.turn import Turn
 from storage import lifecycle, tracking
 from storage.mail import find_thread, mail_info
 from storage.mail import take_answer as answer_budget
-from storage.models import Attachment, Complaint, State
+from storage.models import Attachment, Citizen, Complaint, State
 
 DESCRIPTION_MAX = 5000
 LOCATION_MAX = 300
@@ -63,6 +64,9 @@ def email_turn(turn: Turn) -> bool:
     complaint = thread.complaint
     if complaint is None:
         return False  # a reply to a general answer (welcome, help): the dialogue goes on
+    if asks_confidential(u):
+        mark_confidential(turn, complaint, _authenticated(turn, info))
+        return True
     pending = state.get("email_details") or {}
     if pending.get("complaint") == complaint.id and (u.has_words or message.payload.get("media")):
         record_details(turn, complaint)
@@ -171,6 +175,7 @@ def file_complaint(turn: Turn, description: str) -> Complaint:
                      lifecycle.Actor("citizen", channel="email"), sla_days=kind.sla_days if kind else None)
     turn.message.complaint_id = complaint.id
     _attach(turn, complaint)
+    _know_the_name(turn)
     missing = [m for m, found in (("district", district), ("department", kind)) if not found]
     if missing:
         turn.state["email_details"] = {"complaint": complaint.id, "missing": missing}
@@ -186,8 +191,19 @@ def file_complaint(turn: Turn, description: str) -> Complaint:
     if missing:
         asks = "\n".join(catalog.text(f"email_missing_{m}", lang) for m in missing)
         text += "\n\n" + catalog.text("email_ask_missing", lang, missing=asks)
+    text += "\n\n" + catalog.text("email_confidential_offer", lang)
     turn.replies.append(Reply(text, "reply", "email_registered"))
     return complaint
+
+
+def _know_the_name(turn: Turn) -> None:
+    """The From: display name is the complainant's name as far as we know it: a mail is
+    signed with it, and the dashboard masks (or, for the department a confidential complaint
+    is about, removes) the citizen's known name wherever their texts show it."""
+    name = " ".join(str(mail_info(turn.message).get("from_name") or "").split())[:80]
+    citizen = turn.session.get(Citizen, turn.contact.citizen_id)
+    if name and "@" not in name and citizen is not None and not citizen.name:
+        citizen.name = name
 
 
 def record_details(turn: Turn, complaint: Complaint) -> None:
@@ -212,6 +228,18 @@ def record_details(turn: Turn, complaint: Complaint) -> None:
                    kind="citizen_details", message=turn.message)
     _attach(turn, complaint)
     turn.say("info_received", tracking=turn.tracking(complaint.tracking_number))
+
+
+def mark_confidential(turn: Turn, complaint: Complaint, authenticated: bool) -> None:
+    """The confidentiality word in the thread: the complainant's identity is hidden from the department
+    the complaint is about. Only from a proven sender: a forged From: must not be able to
+    change the case, nor make us mail the victim, so it gets no answer and stays off the case."""
+    if not authenticated:
+        return
+    turn.message.complaint_id = complaint.id
+    lifecycle.mark_confidential(turn.session, complaint, turn.message,
+                                lifecycle.Actor("citizen", channel="email"))
+    turn.say("email_confidential_marked", tracking=turn.tracking(complaint.tracking_number))
 
 
 def comment(turn: Turn, complaint: Complaint) -> None:

@@ -62,6 +62,9 @@ class Entry:
     address: str | None
     district: str  # a district code
     category: str  # a category code
+    # The writer complains against an officer or the department itself: their identity is
+    # hidden from that department (issue 10).
+    confidential: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,8 @@ def file_letter(session: Session, letter_id: int, entry: Entry, *, clerk_id: int
         tracking_number=unused_tracking_number(session), citizen_id=contact.citizen_id,
         contact_id=contact.id, channel=CHANNEL, language=entry.language,
         description=entry.description, district_code=entry.district,
-        location_detail=entry.address, department_code=kind.department, category_code=kind.code)
+        location_detail=entry.address, department_code=kind.department, category_code=kind.code,
+        confidential=entry.confidential)
     clerk = lifecycle.Actor("clerk", user_id=clerk_id, channel=CHANNEL)
     lifecycle.submit(session, complaint, message, clerk, sla_days=kind.sla_days)
     message.complaint_id = complaint.id

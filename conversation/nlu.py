@@ -153,6 +153,20 @@ def _after_words(text: str, count: int) -> str:
     return parts[count].strip(" ,.;:!،۔-") if len(parts) > count else ""
 
 
+# The word a citizen replies to keep a complaint against an officer or the department
+# confidential (English, Urdu, Pashto, Roman Urdu, as the mail acknowledgement offers it).
+_CONFIDENTIAL = frozenset(normalize(w) for w in (
+    "confidential", "confidentially", "khufia", "khufiya", "khufya", "razdari", "raazdari",
+    "خفیہ", "رازداری", "پټ", "محرمانه"))
+_CONFIDENTIAL_WORDS_MAX = 8  # longer is a comment that happens to use the word, not the answer
+
+
+def asks_confidential(u: Understanding) -> bool:
+    """A short answer carrying the confidentiality word ("Confidential", "خفیہ رکھیں", "پټ")."""
+    words = u.normalized.split()
+    return 0 < len(words) <= _CONFIDENTIAL_WORDS_MAX and any(w in _CONFIDENTIAL for w in words)
+
+
 def is_yes(u: Understanding) -> bool:
     return u.intent == "affirm" or u.number == 1
 

@@ -316,6 +316,17 @@ def add_information(session: Session, complaint: Complaint, message: Message, ac
                   note=(text or "").strip() or None, data=data)
 
 
+def mark_confidential(session: Session, complaint: Complaint, message: Message, actor: Actor) -> ComplaintEvent | None:
+    """The complainant asks, by their own verified message, that their identity be hidden from
+    the department the complaint is about; the state does not change. None when it already is."""
+    _require_complainant(session, complaint, message, deciding=False)
+    if complaint.confidential:
+        return None
+    complaint.confidential = True
+    complaint.updated_at = utcnow()
+    return _event(session, complaint, "marked_confidential", actor, message=message)
+
+
 def escalate(session: Session, complaint: Complaint, actor: Actor, reason: str) -> ComplaintEvent:
     """Raise the escalation level of an open complaint; never changes whether it is open."""
     if complaint.state in ENDED_STATES:

@@ -39,3 +39,27 @@ def ensure_user(session, username: str, role: str, department: str | None, distr
     user.active, user.password_hash = True, password_hash
     session.flush()
     return user
+
+
+def case_page_of_the_accused(rt, number: str, username: str = "accused_officer") -> str:
+    """The case page as an officer of the department and district the complaint is about
+    (the department a confidential complaint hides its complainant from)."""
+    from sqlalchemy import select
+
+    from gateway.app import create_app
+    from gateway.passwords import hash_password
+    from storage.db import transaction
+    from storage.models import Complaint
+
+    password = "correct horse battery"
+    with transaction(rt.sessions) as s:
+        complaint = s.scalars(select(Complaint).where(Complaint.tracking_number == number)).one()
+        # The case must be in the officer's scope for the page to show at all.
+        complaint.department_code = complaint.department_code or "PHED"
+        complaint.district_code = complaint.district_code or "PSW"
+        ensure_user(s, username, "officer", complaint.department_code, complaint.district_code,
+                    hash_password(password))
+    client = sign_in(create_app(rt), username, password)
+    response = client.get(f"/dashboard/cases/{number}")
+    assert response.status_code == 200, response.status_code
+    return response.get_data(as_text=True)

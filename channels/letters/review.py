@@ -53,4 +53,6 @@ def check_entry(form: Mapping[str, str], knowledge: Knowledge) -> tuple[Entry | 
     address = " ".join((form.get("address") or "").split())[:300] or None
     if errors:
         return None, errors
-    return Entry(description, language, name, phone, cnic, address, district, category), {}
+    # A checkbox: present ("1") only when ticked.
+    confidential = form.get("confidential") == "1"
+    return Entry(description, language, name, phone, cnic, address, district, category, confidential), {}

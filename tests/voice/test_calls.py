@@ -58,13 +58,17 @@ def test_a_new_complaint_in_urdu_is_filed_read_out_twice_and_sent_by_sms(caller,
     answer, recording = call.record(seconds=14)
     said = spoken(answer)
     assert said[0] == "voice_complaint_registered" and "voice_tracking_sms" in said
-    assert answer.find("Hangup") is not None
+    # One more question (issue 10): against an officer or this department? 2: no.
+    assert said[-1] == "voice_ask_confidential" and answer.find("Gather").get("numDigits") == "1"
+    goodbye = call.press("2")
+    assert spoken(goodbye) == ["voice_goodbye"]
+    assert goodbye.find("Hangup") is not None
     (complaint,) = _complaints(voice_rt)
     first_read = said[said.index("voice_tracking_is") + 1: said.index("voice_tracking_again")]
     second_read = said[said.index("voice_tracking_again") + 1: said.index("voice_tracking_sms")]
     assert _number_read(first_read) == _number_read(second_read) == complaint.tracking_number
     assert (complaint.channel, complaint.language, complaint.district_code) == ("voice", "ur", "PSW")
-    assert complaint.state == "submitted" and not complaint.incomplete
+    assert complaint.state == "submitted" and not complaint.incomplete and not complaint.confidential
     assert complaint.category_code is None  # waits for a person to listen and categorise
     with voice_rt.sessions() as s:
         assert [c.id for c in triage_queue(s)] == [complaint.id]
