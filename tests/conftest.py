@@ -32,6 +32,17 @@ TEST_KEY = base64.b64encode(b"k" * 32).decode()
 TEST_SECRET = base64.b64encode(bytes(range(32))).decode()
 
 
+@pytest.fixture(autouse=True)
+def _process_umask():
+    """Every `ikhtiyar` command sets an owner-only umask for its whole process; a test that
+    runs one in-process (CliRunner) must not leave it to the next test's peers (Dovecot
+    reads the mail folders a test writes)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    yield
+    os.umask(mask)
+
+
 def _unavailable(what: str, why: str):
     if IN_CI:
         pytest.fail(f"{what} is required in CI: {why}")

@@ -27,8 +27,9 @@ from storage import lifecycle
 from storage.db import transaction
 from storage.messages import contact_for, insert_inbound
 from storage.models import Complaint, ComplaintEvent, Message
+from storage.tracking import display
 from tests.citizen import Citizen
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, TEST_SECRET
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "rasa" / "action_answer_resolution.json").read_text())
 TOKEN = "rasa-endpoint-token-" + "x" * 24
@@ -102,7 +103,7 @@ def test_a_rasa_yes_that_our_inbox_received_closes_the_citizens_resolved_complai
                                                  "yes", "SM" + "1" * 32, {"satisfied": True})))
     assert [r["response"] for r in result.responses] == ["closed_thanks"]
     assert catalog.text("closed_thanks", "en", tracking=result.responses[0]["tracking"]) == \
-        catalog.text("closed_thanks", "en", tracking=f"KP-{tracking}")
+        catalog.text("closed_thanks", "en", tracking=display(tracking))
     with rt.sessions() as s:
         assert s.scalars(select(Complaint.state)).one() == "closed"
         event = s.scalars(select(ComplaintEvent).where(ComplaintEvent.kind == "confirm_satisfied")).one()
@@ -183,7 +184,7 @@ def _env(rt, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("IKHTIYAR_REDIS_URL", "IKHTIYAR_CONFIG", "IKHTIYAR_ACTIONS_TOKEN")}
     env.update(IKHTIYAR_DATABASE_URL=rt.settings.database_url, IKHTIYAR_DATA_KEY=TEST_KEY,
-               IKHTIYAR_SECRET_KEY="test-secret", IKHTIYAR_VAR_DIR=str(rt.settings.var_dir), **extra)
+               IKHTIYAR_SECRET_KEY=TEST_SECRET, IKHTIYAR_VAR_DIR=str(rt.settings.var_dir), **extra)
     return env
 
 

@@ -19,7 +19,7 @@ from storage.lifecycle import Actor
 from storage.messages import contact_for, insert_inbound
 from storage.models import Attachment, Complaint, Message
 from tests.citizen import Citizen
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, TEST_SECRET
 
 
 def _file_a_complaint(rt) -> None:
@@ -52,7 +52,7 @@ def _empty_runtime(rt, tmp_path):
     else:
         target = f"sqlite:///{tmp_path / 'restored' / 'ikhtiyar.db'}"
     settings = load_settings(database_url=target, data_key=TEST_KEY, var_dir=tmp_path / "restored-var",
-                             redis_url=None, secret_key="test-secret")
+                             redis_url=None, secret_key=TEST_SECRET)
     engine = db.make_engine(target)
     return replace(rt, settings=settings, engine=engine, sessions=db.make_sessionmaker(engine))
 

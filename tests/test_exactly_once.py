@@ -24,7 +24,7 @@ from gateway.queue import RQQueue
 from gateway.settings import load_settings
 from storage.messages import contact_for, queue_outbound
 from storage.models import Message, utcnow
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, TEST_SECRET
 
 postgres_only = pytest.mark.parametrize("rt", ["postgresql"], indirect=True)
 
@@ -63,7 +63,7 @@ class FakeTwilio:
 def _twilio_sender(monkeypatch, fake: FakeTwilio) -> None:
     settings = load_settings(twilio_account_sid="AC" + "0" * 32, twilio_auth_token="x" * 32,
                              twilio_sms_from="+15005550006", data_key=TEST_KEY,
-                             secret_key="test-secret")
+                             secret_key=TEST_SECRET)
     sender = TwilioSender("sms", settings, client=fake)
     monkeypatch.setattr(registry, "sender_for", lambda channel, _settings: sender)
 
@@ -204,7 +204,7 @@ def test_a_worker_runs_its_jobs_in_its_own_warm_process_and_replies_go_first(rt,
     receive(rt, InboundMessage("whatsapp", "SM-warm-1", "+923001234567", "hi"))
     env = {**os.environ, "IKHTIYAR_DATABASE_URL": rt.settings.effective_database_url,
            "IKHTIYAR_REDIS_URL": redis_url, "IKHTIYAR_QUEUE_NAME": name,
-           "IKHTIYAR_DATA_KEY": TEST_KEY, "IKHTIYAR_VAR_DIR": str(rt.settings.var_dir)}
+           "IKHTIYAR_DATA_KEY": TEST_KEY, "IKHTIYAR_SECRET_KEY": TEST_SECRET, "IKHTIYAR_VAR_DIR": str(rt.settings.var_dir)}
     worker = subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker", "--burst"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out, _ = worker.communicate(timeout=120)

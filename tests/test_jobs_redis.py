@@ -14,13 +14,13 @@ from conversation.messages import InboundMessage
 from gateway.pipeline import receive
 from gateway.queue import RQQueue
 from storage.models import Message
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, TEST_SECRET
 
 
 def _worker(rt, redis_url: str, queue: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "IKHTIYAR_DATABASE_URL": rt.settings.effective_database_url,
            "IKHTIYAR_REDIS_URL": redis_url, "IKHTIYAR_QUEUE_NAME": queue,
-           "IKHTIYAR_DATA_KEY": TEST_KEY, "IKHTIYAR_VAR_DIR": str(rt.settings.var_dir)}
+           "IKHTIYAR_DATA_KEY": TEST_KEY, "IKHTIYAR_SECRET_KEY": TEST_SECRET, "IKHTIYAR_VAR_DIR": str(rt.settings.var_dir)}
     return subprocess.run([sys.executable, "-m", "gateway.cli", "worker", "--burst"], env=env,
                           capture_output=True, text=True, timeout=120)
 

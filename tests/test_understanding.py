@@ -18,6 +18,7 @@ from gateway.pipeline import receive
 from storage import lifecycle
 from storage.db import transaction
 from storage.models import Complaint, ComplaintEvent, Message
+from storage.tracking import display
 from tests.citizen import Citizen
 
 T = catalog.text
@@ -105,7 +106,7 @@ def test_the_district_of_the_first_message_is_not_asked_again(rt, case):
     assert T("ask_district", case["lang"]) not in [r for replies in seen for r in replies]
     assert complaint.district_code == case["district"]
     assert len(seen) <= 3  # the tracking number by the third message
-    tracking = f"KP-{complaint.tracking_number}"
+    tracking = display(complaint.tracking_number)
     assert tracking in seen[-1][-1]
     assert complaint.language == case["lang"]
 
@@ -114,7 +115,7 @@ def test_a_status_question_in_a_sentence_is_answered_with_the_status(rt, case):
     c = Citizen(rt, address="+923001230002")
     _, complaint = _file(c, case)
     [status] = c.send(case["status"])
-    tracking = f"KP-{complaint.tracking_number}"
+    tracking = display(complaint.tracking_number)
     assert tracking in status and T("status_submitted", case["lang"]) in status
     assert len(c.complaints()) == 1  # no new complaint started
 
@@ -122,7 +123,7 @@ def test_a_status_question_in_a_sentence_is_answered_with_the_status(rt, case):
 def test_text_photo_and_location_after_filing_land_on_the_open_complaint(rt, case):
     c = Citizen(rt, address="+923001230003")
     _, complaint = _file(c, case)
-    tracking = f"KP-{complaint.tracking_number}"
+    tracking = display(complaint.tracking_number)
     said = T("comment_recorded", case["lang"], tracking=tracking)
     text_id, replies = _send(c, case["more"])
     assert replies == [said]
@@ -147,7 +148,7 @@ def test_a_reason_after_are_you_satisfied_reopens_with_that_reason(rt, case):
     c = Citizen(rt, address="+923001230004")
     _, complaint = _file(c, case)
     _resolve(rt, "fixed")
-    tracking = f"KP-{complaint.tracking_number}"
+    tracking = display(complaint.tracking_number)
     assert c.send(case["still"]) == [T("reopened_with_reason", case["lang"], tracking=tracking)]
     reopened = _complaint(rt)
     assert reopened.state == "reopened" and reopened.escalation_level == 1
@@ -160,7 +161,7 @@ def test_a_reason_after_are_you_satisfied_reopens_with_that_reason(rt, case):
 def test_a_complaint_is_withdrawn_after_confirmation(rt, case):
     c = Citizen(rt, address="+923001230005")
     _, complaint = _file(c, case)
-    tracking = f"KP-{complaint.tracking_number}"
+    tracking = display(complaint.tracking_number)
     assert c.send(case["withdraw"]) == [T("withdraw_confirm", case["lang"], tracking=tracking)]
     assert _complaint(rt).state == "submitted"  # nothing before the confirmation
     assert c.send(case["yes"]) == [T("withdrawn", case["lang"], tracking=tracking)]
@@ -176,7 +177,7 @@ def test_a_complaint_is_withdrawn_after_confirmation(rt, case):
 def test_withdrawing_can_be_declined_and_changes_nothing(rt):
     c = Citizen(rt, address="+923001230006")
     _, complaint = _file(c, {**CASES["en"], "lang": "en"})
-    tracking = f"KP-{complaint.tracking_number}"
+    tracking = display(complaint.tracking_number)
     c.send("please withdraw my complaint")
     assert c.send("no") == [T("withdraw_kept", "en", tracking=tracking)]
     assert _complaint(rt).state == "submitted"
@@ -222,7 +223,7 @@ def test_a_tracking_number_in_urdu_digits_does_not_switch_an_english_conversatio
     _, complaint = _file(c, {**CASES["en"], "lang": "en"})
     urdu_digits = complaint.tracking_number.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
     [status] = c.send(f"KP-{urdu_digits}")
-    assert status.startswith(f"Complaint KP-{complaint.tracking_number} (")
+    assert status.startswith(f"Complaint {display(complaint.tracking_number)} (")
 
 
 def test_a_complaint_against_the_departments_own_staff_is_filed_confidential(rt):
@@ -240,7 +241,7 @@ def test_a_complaint_against_the_departments_own_staff_is_filed_confidential(rt)
     [registered] = c.send("yes")
     complaint = _complaint(rt)
     assert complaint.confidential is True and complaint.district_code == "CSD"
-    assert f"KP-{complaint.tracking_number}" in registered
+    assert display(complaint.tracking_number) in registered
 
 
 def test_an_unsure_category_offers_the_three_likeliest_and_something_else(rt):
@@ -261,7 +262,7 @@ def test_an_unsure_category_offers_the_three_likeliest_and_something_else(rt):
 def test_another_problem_told_in_full_after_filing_is_asked_about_once(rt):
     c = Citizen(rt, address="+923001230012")
     _, complaint = _file(c, {**CASES["en"], "lang": "en"})
-    tracking = f"KP-{complaint.tracking_number}"
+    tracking = display(complaint.tracking_number)
     other = "Also the teacher of the boys primary school in Mardan never comes"
     assert c.send(other) == [T("which_case", "en", tracking=tracking)]
     assert len(c.complaints()) == 1

@@ -117,7 +117,7 @@ def _address(data: dict) -> tuple[str, str, bool]:
         raise Problem(422, "Invalid field", str(exc), field="address") from None
     simulated = data.get("simulated") is True
     if simulated:
-        if not rt().settings.simulator:
+        if not rt().settings.simulator_enabled:
             raise Problem(422, "Invalid field", "there is no simulator here", field="simulated")
         address = "sim:" + address  # the simulator's persona, never a real citizen
     return channel, address, simulated

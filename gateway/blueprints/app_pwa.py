@@ -32,7 +32,7 @@ def _strings(lang: str) -> dict[str, str]:
 def shell():
     lang = page_language()
     settings = current_app.extensions["ikhtiyar"].settings
-    config = {"lang": lang, "strings": _strings(lang), "simulator": bool(settings.simulator),
+    config = {"lang": lang, "strings": _strings(lang), "simulator": settings.simulator_enabled,
               "prefix": settings.tracking_prefix}
     response = current_app.make_response(render_template(
         "app.html", lang=lang, rtl=lang in RTL, config=json.dumps(config),

@@ -87,7 +87,8 @@ class Phone:
                 done = inbound is None or s.get(Message, inbound).status == "processed"
                 out = list(s.scalars(select(Message).where(Message.direction == "out", Message.id > after_id)
                                      .order_by(Message.id)))
-            if done and out and all(m.status != "queued" for m in out):
+            # "sending": a worker claimed the row and is talking to Twilio (Prism) right now.
+            if done and out and all(m.status not in ("queued", "sending") for m in out):
                 assert all(m.status == "sent" and m.provider_id for m in out), [(m.status, m.error) for m in out]
                 assert all(m.channel == self.channel for m in out)
                 return [m.text for m in out]

@@ -39,13 +39,13 @@ VALUES = {"tracking": "KP-1234567", "sla_days": 15, "status": "being worked on",
           "given": "Peshwr", "numbers": "KP-1234567, KP-7654321", "category": "Water supply",
           "name": "Ali", "note": "Pipe repaired", "description": "Broken pipe", "location": "Gali 4"}
 LONG_BY_NATURE = {"language_menu", "ask_department", "ask_category", "district_choices", "status_list",
-                  "info_request", "officer_message", "welcome"}
+                  "info_request", "officer_message", "welcome", "did_you_mean"}
 KEYS = [k for k in catalog.load() if not k.startswith(("voice_", "letter_", "email_", "dashboard_"))
         and k not in LONG_BY_NATURE]
 
 
 @pytest.mark.parametrize("key", KEYS)
-@pytest.mark.parametrize("lang", ["en", "ur", "ps"])
+@pytest.mark.parametrize("lang", ["en", "ur", "ps", "ur-rm"])
 def test_the_sms_text_fits_in_two_segments(key, lang):
     try:
         text = catalog.text(key, lang, short=True, **VALUES)

@@ -73,12 +73,12 @@ def test_the_first_admin_must_change_the_password_shown_at_set_up(tmp_path):
     from gateway.app import create_app as make_app
     from gateway.settings import load_settings
     from storage.models import User
-    from tests.conftest import TEST_KEY
+    from tests.conftest import TEST_KEY, TEST_SECRET
     from tests.staff import csrf_token, sign_in
 
     var = tmp_path / "var"
     rt = rt_module.build(load_settings(var_dir=var, data_key=TEST_KEY, redis_url=None,
-                                       database_url=f"sqlite:///{var}/ikhtiyar.db", secret_key="s" * 32))
+                                       database_url=f"sqlite:///{var}/ikhtiyar.db", secret_key=TEST_SECRET))
     said: list[str] = []
     rt_module.prepare(rt, say=said.append)
     first = (var / rt_module.FIRST_PASSWORD_FILE).read_text().strip()

@@ -108,7 +108,7 @@ EXPECT = {
     "health.healthz": _always(OK), "health.readyz": _always(OK), "metrics.metrics": _always(OK),
     "track.track": _always(OK),  # public status, no personal data (asserted below)
     "voice.prompt_audio": _always(REFUSED),  # no such prompt file
-    "auth.login": _always((OK, 400, 401)),  # the page; an empty form is refused
+    "auth.login": _always((OK, 400, 401, 429)),  # the page; an empty form is refused (429: too many)
     "auth.logout": lambda role, variant: (400, 302),
     # One's own password: signed in only; an empty form is refused (422), nothing changes.
     "auth.password": lambda role, variant: (LOGIN, 400) if role == "anonymous" else (OK, 422),
@@ -167,6 +167,11 @@ EXPECT = {
     # Scanning stations: a clerk's token (or session); anyone else is refused.
     "api_letters.create": lambda role, variant: (400, 401) if role == "anonymous"
     else (400 if role in ("clerk", "admin2") else FORBIDDEN),
+    # Operators: dead letters and their retry, admins only (a retry queues the message
+    # again: no complaint, event or message changes).
+    "outbox.failed": _by_level({"admin2"}),
+    "outbox.retry": lambda role, variant: (LOGIN, 400) if role == "anonymous"
+    else ((202, 409) if role == "admin2" else FORBIDDEN),
     "api_letters.show": lambda role, variant: 401 if role == "anonymous"
     else (OK if role in ("clerk", "admin2") else FORBIDDEN),
 }

@@ -13,6 +13,7 @@ from conversation import casework
 from storage import lifecycle
 from storage.db import transaction
 from storage.models import Attachment, Complaint, ComplaintEvent, Message
+from storage.tracking import display
 from tests.citizen import Citizen
 from tests.letters import scans
 from tests.letters.conftest import csrf_from, sign_in
@@ -76,7 +77,7 @@ def test_even_with_a_scan_staff_cannot_answer_for_a_citizen_who_can_answer_thems
     if who == "admin_letters":
         assert "admins never close a complaint" in page
     else:  # not a complaint this clerk entered: it reads as missing
-        assert f"no complaint KP-{number}" in page
+        assert f"no complaint {display(number)}" in page
     assert _snapshot(rt, number) == before and _evidence_files(rt) == files
 
 
@@ -102,7 +103,7 @@ def test_another_clerk_cannot_confirm_a_letter_they_did_not_enter(rt, app, staff
     refused = other.post("/letters/confirm", content_type="multipart/form-data", data={
         "csrf_token": csrf_from(other, "/letters/confirm"), "tracking": number, "answer": "satisfied",
         "via": "paper", "note": "", "evidence": (io.BytesIO(scan), "answer.png")})
-    assert refused.status_code == 422 and f"no complaint KP-{number}" in refused.get_data(as_text=True)
+    assert refused.status_code == 422 and f"no complaint {display(number)}" in refused.get_data(as_text=True)
     assert _snapshot(rt, number) == before
     with rt.sessions() as s:
         assert s.scalar(select(func.count(ComplaintEvent.id)).where(
