@@ -42,8 +42,6 @@ DESCRIPTION = {"en": "No water in our street since Monday, the tube well pump is
 
 @pytest.fixture
 def server(rt):
-    if rt.engine.dialect.name != "sqlite":
-        pytest.skip("one backend is enough for the browser; the API tests run on both")
     from waitress import create_server
 
     rt.queue.start()
@@ -94,6 +92,8 @@ def _code_in_the_simulator(page, base: str, sender: str) -> str:
 
 
 @pytest.mark.slow
+# One backend is enough for the browser; the API tests run on both.
+@pytest.mark.parametrize("rt", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("lang", ["en", "ur"])
 def test_a_citizen_files_offline_and_answers_not_satisfied_in_the_app(server, browser, rt, officer, lang):
     ARTIFACTS.mkdir(exist_ok=True)
