@@ -138,4 +138,5 @@ def prepare(rt: Runtime, config_dir: Path = CONFIG_DIR, say=print, terminal: boo
                 with os.fdopen(fd, "w") as fh:
                     fh.write(password + "\n")
                 say(f"Created the first administrator 'admin'; its password is in {secret} "
-                    "(readable by this user only): sign in, change it, delete the file.")
+                    "(readable by this user only): sign in and change it (or: ikhtiyar users passwd admin), "
+                    "then delete the file.")
