@@ -99,7 +99,13 @@ def test_a_simulated_call_in_urdu_files_a_complaint_then_a_second_call_checks_it
     text = " ".join(said(done))
     assert text.count("-".join(tracking.groups(complaint.tracking_number))) == 2  # read in groups
     assert catalog.text("voice_complaint_registered", "ur") in text
-    assert done["complaint"] == shown and done["ended"] is True
+    # Last, the call asks whether the complaint is against the department; "2": it is not.
+    assert done["complaint"] == shown and done["ended"] is False
+    assert names(done)[-1] == "voice_ask_confidential"
+    done = call.press("2")
+    assert done["ended"] is True
+    with rt.sessions() as s:
+        assert not s.scalars(select(Complaint)).one().confidential
 
     rt.queue.run_due()  # the tracking-number SMS, to the persona's simulated SMS thread
     sms = client.get("/simulator/thread?persona=sms&sender=%2B923001234567").json["messages"]
@@ -239,7 +245,8 @@ def test_nobody_answers_at_the_simulated_call_centre_so_a_voicemail_is_taken(rt)
     assert [r["expects"]["kind"] for r in transfer["replies"]] == ["transfer", "recording"]
     assert names(transfer) == ["voice_connecting", "voice_call_centre_busy", "voice_leave_message"]
     done = call.say("Please call me back about my pension.")
-    assert done["complaint"] and done["ended"]
+    assert done["complaint"] and not done["ended"]  # asked: against the department?
+    assert names(done)[-1] == "voice_ask_confidential" and call.press("2")["ended"]
     with open_rt.sessions() as s:
         complaint = s.scalars(select(Complaint)).one()
         assert complaint.description == "Please call me back about my pension."

@@ -20,6 +20,7 @@ from gateway.queue import RQQueue
 from storage import lifecycle
 from storage.db import transaction
 from storage.models import Complaint, Message
+from storage.tracking import display
 from tests.channels.conftest import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -124,7 +125,7 @@ def test_a_whole_whatsapp_conversation_in_urdu(worker):
     [summary] = phone.send("گلی نمبر 4، حیات آباد فیز 3")
     assert "حیات آباد" in summary and "پبلک ہیلتھ انجینئرنگ (پائپ لائن لیکیج یا پھٹ گئی)" in summary
     [registered] = phone.send("نہیں")
-    tracking = f"KP-{phone.complaint().tracking_number}"
+    tracking = display(phone.complaint().tracking_number)
     assert registered == t("complaint_registered", tracking=tracking, sla_days=phone_sla(phone))
     [status] = phone.send(tracking)
     assert status.startswith(f"شکایت {tracking}") and t("status_submitted") in status
@@ -148,7 +149,7 @@ def test_a_whole_sms_conversation_in_english(worker):
     assert summary.startswith("The street light near the mosque") and "Mardan" in summary
     assert "Against an officer of that department?" in summary
     [registered] = phone.send("no")
-    tracking = f"KP-{phone.complaint().tracking_number}"
+    tracking = display(phone.complaint().tracking_number)
     assert registered == t("complaint_registered", tracking=tracking, sla_days=phone_sla(phone))
     [status] = phone.send(tracking.replace("-", " "))
     assert status == t("status", tracking=tracking, status=catalog.text("status_submitted", "en"))

@@ -16,7 +16,7 @@ from storage import app_access
 from storage.db import transaction
 from storage.models import Complaint, Contact, Message
 from tests.citizen import Citizen
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, TEST_SECRET
 
 # The specification's POST example, with a service, place and number of this province.
 SPEC_EXAMPLE = {
@@ -194,7 +194,7 @@ def test_the_cli_prints_a_key_that_files_requests(tmp_path):
     from storage.crypto import configure_vault
 
     rt = rt_module.build(load_settings(database_url=f"sqlite:///{tmp_path}/cli.db", data_key=TEST_KEY,
-                                       var_dir=tmp_path, redis_url=None, secret_key="x"))
+                                       var_dir=tmp_path, redis_url=None, secret_key=TEST_SECRET))
     with rt.sessions() as s:
         row = s.scalars(select(app_access.Open311Key)).one()
         assert row.name == "fixmystreet" and key not in row.key_hash
