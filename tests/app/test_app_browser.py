@@ -110,7 +110,8 @@ def test_a_citizen_files_offline_and_answers_not_satisfied_in_the_app(server, br
     assert page.locator("html").get_attribute("dir") == ("rtl" if lang == "ur" else "ltr")
     shot("1-front-door")
     page.goto(f"{server}/app/?lang={lang}")
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== undefined")
+    # Functions, not expression strings: Playwright would eval a string, which the page's CSP forbids.
+    page.wait_for_function("() => navigator.serviceWorker && navigator.serviceWorker.controller !== undefined")
     page.evaluate("navigator.serviceWorker.ready")
     cdp = context.new_cdp_session(page)
     manifest = cdp.send("Page.getAppManifest")
@@ -136,7 +137,7 @@ def test_a_citizen_files_offline_and_answers_not_satisfied_in_the_app(server, br
     # File with a photo and the location; the connection drops before sending.
     page.locator("#description").fill(DESCRIPTION[lang])
     page.click("#locate")
-    page.wait_for_function("document.getElementById('located').textContent.includes('34.01')")
+    page.wait_for_function("() => document.getElementById('located').textContent.includes('34.01')")
     assert page.input_value("#district") == "PSW"
     page.set_input_files("#photo", files=[{"name": "street.jpg", "mimeType": "image/jpeg", "buffer": _photo()}])
     page.locator("img.preview").wait_for()
