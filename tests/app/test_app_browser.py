@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
-import threading
 from pathlib import Path
 
 import pytest
@@ -21,19 +19,15 @@ from PIL import Image
 from sqlalchemy import select
 
 from conversation.app_intake import app_text
-from gateway.app import create_app
 from gateway.passwords import hash_password, new_token
 from storage.db import transaction
 from storage.models import Attachment, Complaint, ComplaintEvent
+from tests.browser import chromium, served
 from tests.staff import ensure_user
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-                 # a microphone that plays a tone, allowed without asking: the voice note
-                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 TIMEOUT = 20_000
 PESHAWAR = {"latitude": 34.0151, "longitude": 71.5249}
 DESCRIPTION = {"en": "No water in our street since Monday, the tube well pump is broken",
@@ -42,26 +36,15 @@ DESCRIPTION = {"en": "No water in our street since Monday, the tube well pump is
 
 @pytest.fixture
 def server(rt):
-    from waitress import create_server
-
-    rt.queue.start()
-    web = create_server(create_app(rt), host="127.0.0.1", port=0, threads=8, ident="ikhtiyar-test")
-    thread = threading.Thread(target=web.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{web.effective_port}"
-    web.close()
-    rt.queue.stop()
+    with served(rt) as url:
+        yield url
 
 
 @pytest.fixture
 def browser():
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("chromium is not installed (apt-get install chromium; .ci/run does it)")
-    with playwright_sync.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
+    # a microphone that plays a tone, allowed without asking: the voice note
+    with chromium("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream") as launched:
+        yield launched
 
 
 @pytest.fixture

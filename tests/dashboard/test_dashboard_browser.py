@@ -8,53 +8,34 @@ the case page and the province dashboard are saved under artifacts/.
 
 from __future__ import annotations
 
-import shutil
-import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 
-from gateway.app import create_app
 from storage.db import transaction
 from storage.models import Complaint, User
-from tests.conftest import _unavailable
+from tests.browser import chromium, served
 
 from .conftest import PASSWORD
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 SENDER = "+923331112233"
 TIMEOUT = 15_000
 
 
 @pytest.fixture
 def server(rt):
-    """The real web app under waitress on a free loopback port, with the in-process worker."""
-    from waitress import create_server
-
-    rt.queue.start()
-    web = create_server(create_app(rt), host="127.0.0.1", port=0, threads=8, ident="ikhtiyar-test")
-    thread = threading.Thread(target=web.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{web.effective_port}"
-    web.close()
-    rt.queue.stop()
+    with served(rt) as url:
+        yield url
 
 
 @pytest.fixture
 def browser():
-    executable = shutil.which("chromium")
-    if executable is None:
-        # Skipped outside CI like every test whose Debian package is missing; fails in CI.
-        _unavailable("chromium", "apt-get install chromium (bash scripts/test does it as root)")
-    with playwright_sync.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 class SimulatedCitizen:
