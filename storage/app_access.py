@@ -152,6 +152,15 @@ def find_session(session: Session, token: str) -> AppSession | None:
     return row
 
 
+def end_session(session: Session, token: str) -> bool:
+    """Sign the app out: the token stops working at once (False if it already had)."""
+    row = find_session(session, token)
+    if row is None:
+        return False
+    row.revoked = True
+    return True
+
+
 # --- Open311 keys ---------------------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ from conversation import app_intake, app_session, catalog
 from gateway import jobs
 from gateway.blueprints.api_common import (
     Problem,
+    bearer,
     body,
     citizen,
     from_http_error,
@@ -155,6 +156,15 @@ def verify_code():
                       headers={"WWW-Authenticate": 'Bearer realm="citizen"'})
     return {"token": signed_in.token, "token_type": "Bearer",
             "expires_in": int(app_access.SESSION_LIFETIME.total_seconds())}
+
+
+@bp.post("/auth/signout")
+def sign_out():
+    """End this token's session on the server, not only in the app (a shared or lost phone)."""
+    citizen()  # 401 for no token or one that no longer works
+    with transaction(rt().sessions) as session:
+        app_access.end_session(session, bearer())
+    return "", 204
 
 
 # --- my complaints ---------------------------------------------------------------------------

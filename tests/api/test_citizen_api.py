@@ -240,3 +240,23 @@ def test_one_client_cannot_send_codes_to_many_numbers(client, rt):
     other = client.post("/api/v1/auth/code", json={"channel": "sms", "address": "+923001199999"},
                         environ_base={"REMOTE_ADDR": "10.1.2.3"})
     assert other.status_code == 202  # someone else, elsewhere, is not held up
+
+
+def test_signing_out_ends_the_session_on_the_server_and_only_that_one(client, rt):
+    mine, other = sign_in(client, rt), sign_in(client, rt)
+    assert client.get("/api/v1/me/complaints", headers=mine).status_code == 200
+    r = client.post("/api/v1/auth/signout", headers=mine)
+    assert r.status_code == 204
+    # a copy of the token (a shared or lost phone) no longer works, nor signs out again
+    assert client.get("/api/v1/me/complaints", headers=mine).status_code == 401
+    assert client.post("/api/v1/me/complaints", headers=mine,
+                       json={"client_id": draft_id(), **WATER}).status_code == 401
+    assert client.post("/api/v1/auth/signout", headers=mine).status_code == 401
+    assert _count(rt, Complaint) == 0
+    # another citizen's session is untouched
+    assert client.get("/api/v1/me/complaints", headers=other).status_code == 200
+
+
+def test_signing_out_without_a_token_is_refused(client, rt):
+    r = client.post("/api/v1/auth/signout")
+    assert r.status_code == 401 and r.mimetype == "application/problem+json"

@@ -175,4 +175,15 @@ def test_a_citizen_files_offline_and_answers_not_satisfied_in_the_app(server, br
         assert complaint.state == "reopened" and complaint.escalation_level == 1
         event = s.scalars(select(ComplaintEvent).where(ComplaintEvent.kind == "reject_resolution")).one()
         assert event.note == "Still no water in the evening" and event.channel == "app"
+    # Signing out ends the session on the server: the token the phone held stops working.
+    token = page.evaluate("() => localStorage.getItem('ik.token')")
+    page.click("#signout")
+    page.wait_for_function("() => localStorage.getItem('ik.token') === null")
+    mine = f"{server}/api/v1/me/complaints"
+    answer = lambda: page.request.get(mine, headers={"Authorization": "Bearer " + token}).status  # noqa: E731
+    for _ in range(50):  # the sign-out request is sent as the app forgets the token
+        if answer() == 401:
+            break
+        page.wait_for_timeout(100)
+    assert answer() == 401
     context.close()

@@ -135,7 +135,7 @@ EXPECT = {
     "api.request_code": _always((400, 415, 422)), "api.verify_code": _always((400, 415, 422)),
     # The JSON API takes bearer tokens only, never a browser's session (no CSRF there).
     **{f"api.{name}": _always(401) for name in (
-        "my_complaints", "file_complaint", "my_complaint", "add_attachment", "add_information",
+        "sign_out", "my_complaints", "file_complaint", "my_complaint", "add_attachment", "add_information",
         "answer_satisfaction", "staff_queue", "staff_case", "staff_assign", "staff_note", "staff_reply",
         "staff_request_information", "staff_resolve")},
     "dashboard.queue": _staff(OK), "dashboard.stream": _staff(OK),

@@ -275,7 +275,13 @@
     return tab === "mine" ? mine() : newComplaint();
   }
 
-  signout.onclick = () => { localStorage.removeItem("ik.token"); render(); };
+  // The server ends the session too, so a copied token stops working; offline, the app
+  // still forgets it (the token expires on its own).
+  signout.onclick = () => {
+    const headers = {Authorization: "Bearer " + token()};
+    fetch(API + "/auth/signout", {method: "POST", headers}).catch(() => {});
+    localStorage.removeItem("ik.token"); render();
+  };
   window.addEventListener("online", () => flush());
   window.addEventListener("offline", showNet);
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("/app/sw.js", {scope: "/app/"}).catch(() => {});
