@@ -1,0 +1,58 @@
+"""Urgency: complaints that need attention first are marked so, with the words behind it."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from analytics import urgency
+
+URGENT = [  # none of these is in the labelled set
+    ("en", "there is a gas leak in the school kitchen and the kids are inside", "gas"),
+    ("ur", "ہمارے محلے کے گودام میں آگ لگ گئی ہے", "آگ"),
+    ("rur", "5 din se hamare gaon mein bijli nahi hai", "bijli"),
+    ("ps", "زموږ ګاونډي ته یې د وژلو ګواښ کړی", "ګواښ"),
+]
+ROUTINE = [
+    ("en", "please paint the zebra crossing near the college gate"),
+    ("ur", "ہمارے علاقے کی لائبریری اتوار کو بند رہتی ہے"),
+    ("rur", "naya shanakhti card banwane mein bohat der ho rahi hai"),
+    ("ps", "د ښار پارک کې د ناستې ځایونه کم دي"),
+]
+
+
+def test_the_labelled_set_has_at_least_200_messages_in_the_four_languages():
+    examples = urgency.corpus()
+    assert len(examples) >= 200
+    by_lang = Counter(e.lang for e in examples)
+    assert all(by_lang[lang] >= 20 for lang in ("en", "ur", "rur", "ps"))
+    assert {e.label for e in examples} == {"urgent", "routine"}
+
+
+@pytest.mark.parametrize(("lang", "text", "word"), URGENT)
+def test_a_danger_is_urgent_and_the_words_that_drove_it_are_shown(lang, text, word):
+    found = urgency.assess(text)
+    assert found.urgent, (lang, found)
+    assert any(word in w or w in word for w in found.words), found.words
+    assert set(found.words) <= set(urgency.normalize(text).split())
+    assert found.signals  # the danger it named: fire, gas, violence, no power for days...
+
+
+@pytest.mark.parametrize(("lang", "text"), ROUTINE)
+def test_a_routine_complaint_is_not_put_first(lang, text):
+    found = urgency.assess(text)
+    assert not found.urgent, (lang, found)
+    assert found.score < 0.5 and not found.reasons
+
+
+def test_a_complaint_sent_back_twice_is_urgent_whatever_its_words():
+    text = "please paint the zebra crossing near the college gate"
+    assert not urgency.assess(text, reopened=1).urgent
+    found = urgency.assess(text, reopened=2)
+    assert found.urgent and found.reasons == ("reopened 2 times",)
+
+
+def test_every_assessment_names_the_model_and_when_it_was_trained():
+    found = urgency.assess("no water for 6 days")
+    assert found.model.startswith("urgency-1+") and " trained 20" in found.model
