@@ -297,8 +297,8 @@ def main() -> None:
     db_url = base.set(host="127.0.0.1", port=proxy.port, database=name).render_as_string(hide_password=False)
     env = {**os.environ, "IKHTIYAR_DATABASE_URL": db_url,
            "IKHTIYAR_REDIS_URL": f"redis://127.0.0.1:{procs.redis_port}/0",
-           "IKHTIYAR_DATA_KEY": base64.b64encode(b"s" * 32).decode(),
-           "IKHTIYAR_SECRET_KEY": base64.b64encode(b"t" * 32).decode(),
+           "IKHTIYAR_DATA_KEY": base64.b64encode(os.urandom(32)).decode(),
+           "IKHTIYAR_SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
            "IKHTIYAR_PUBLIC_URL": PUBLIC_URL, "IKHTIYAR_VAR_DIR": str(folder / "var"),
            "IKHTIYAR_WEB_LISTEN": f"127.0.0.1:{web_port}", "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
            "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "IKHTIYAR_TWILIO_API_URL": f"http://127.0.0.1:{twilio.port}",
