@@ -91,14 +91,20 @@ def _sweeper(interval: float = 30.0) -> None:
 
 
 def _sla_sweep() -> None:
-    """Escalate overdue cases and remind silent citizens (gateway/scheduler.py); a failure
-    is logged and retried on the next round, never stops the loop."""
+    """Escalate overdue cases and remind silent citizens (gateway/scheduler.py), rank new
+    complaints by urgency (gateway/urgency_jobs.py); a failure is logged and retried on the
+    next round, never stops the loop."""
     from gateway import scheduler as sla
+    from gateway import urgency_jobs
 
     try:
         sla.sla_sweep()
     except Exception:
         logging.getLogger("ikhtiyar").exception("SLA sweep failed")
+    try:
+        urgency_jobs.assess_pending()
+    except Exception:
+        logging.getLogger("ikhtiyar").exception("urgency sweep failed")
 
 
 def _serve_http(rt, threads: int = 8) -> None:

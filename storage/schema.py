@@ -9,4 +9,5 @@ from storage import (  # noqa: F401
     letters,  # scanned letters and their pages
     mail,  # IMAP state, used answer links, email threads
     models,
+    urgency,  # analytics: how urgent each open complaint is
 )

@@ -56,3 +56,47 @@ def test_a_complaint_sent_back_twice_is_urgent_whatever_its_words():
 def test_every_assessment_names_the_model_and_when_it_was_trained():
     found = urgency.assess("no water for 6 days")
     assert found.model.startswith("urgency-1+") and " trained 20" in found.model
+
+
+# --- the sweep: complaints filed through the real path are ranked --------------------------
+
+
+def _resolve(rt, number: str) -> None:
+    from sqlalchemy import select
+
+    from conversation import casework
+    from storage import lifecycle
+    from storage.db import transaction
+    from storage.models import Complaint
+
+    with transaction(rt.sessions) as s:
+        complaint = s.scalars(select(Complaint).where(Complaint.tracking_number == number)).one()
+        casework.resolve(s, complaint, lifecycle.Actor("officer", None, "cli"), "done")
+
+
+def test_the_sweep_ranks_new_complaints_and_a_case_sent_back_twice(rt):
+    from gateway import urgency_jobs
+    from storage import urgency as stored
+    from tests.citizen import Citizen
+
+    danger = Citizen(rt, address="+923001110001")
+    danger.file("gas is leaking from the pipe in our street in Peshawar, kids live here", place="Gulbahar")
+    plain = Citizen(rt, channel="sms", address="+923001110002")
+    plain.file("please paint the zebra crossing near the college gate in Peshawar", place="Saddar")
+    (gas,), (paint,) = danger.complaints(), plain.complaints()
+
+    assert urgency_jobs.assess_pending() == 2
+    assert urgency_jobs.assess_pending() == 0  # nothing new: nothing assessed twice
+    with rt.sessions() as s:
+        found = stored.of(s, [gas.id, paint.id])
+    assert found[gas.id].urgent and "gas_leak" in found[gas.id].signals
+    assert "gas" in found[gas.id].words or "leaking" in found[gas.id].words
+    assert not found[paint.id].urgent
+
+    for _ in range(2):  # the citizen sends the routine case back twice
+        _resolve(rt, paint.tracking_number)
+        plain.send("no")
+    assert urgency_jobs.assess_pending() == 1
+    with rt.sessions() as s:
+        again = stored.of(s, [paint.id])[paint.id]
+    assert again.urgent and again.reasons == ["reopened 2 times"] and again.reopened == 2
