@@ -1,11 +1,14 @@
-"""Urgency: precision and recall of analytics/urgency.py on examples it never saw.
+"""Urgency and tone: precision and recall of analytics/urgency.py and analytics/tone.py on
+examples they never saw.
 
     python bench/urgency.py
 
 Trains on the training split of config/nlu/urgency.yaml and prints, on the held-out split,
 precision and recall of "urgent" overall and per language, beside a baseline measured in the
 same run: a keyword list (the words an officer would search for) applied to the same
-examples. Aim (issue 14): both at least 0.9. Also prints the time to assess one complaint.
+examples. Aim (issue 14): both at least 0.9. Also prints the time to assess one complaint,
+and the same figures for the tone of not-satisfied reasons (config/nlu/tone.yaml) against a
+list of angry words.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
 sys.path.insert(0, str(REPO))
 
-from analytics import urgency  # noqa: E402
+from analytics import tone, urgency  # noqa: E402
 
 KEYWORDS = ("fire", "gas", "kill", "died", "dying", "ambulance", "flood", "missing", "kidnap",
             "آگ", "گیس", "اغوا", "لاپتہ", "ایمبولینس", "سیلاب", "اور", "ګاز", "aag", "agwa",
@@ -32,9 +35,24 @@ def precision_recall(pairs: list[tuple[bool, bool]]) -> tuple[float, float]:
     return (tp / said if said else 0.0), (tp / true if true else 0.0)
 
 
-def keyword(text: str) -> bool:
+ANGRY = ("shame", "liars", "useless", "joke", "شرم", "جھوٹ", "sharam", "jhoot", "bakwas", "دروغ")
+
+
+def keyword(text: str, words_of=KEYWORDS) -> bool:
     words = set(urgency.normalize(text).split())
-    return any(k in words for k in KEYWORDS)
+    return any(k in words for k in words_of)
+
+
+def tone_figures() -> None:
+    examples = tone.corpus()
+    train, test = tone.split(examples)
+    model = tone.Model(train)
+    truth = [e.label == "upset" for e in test]
+    said = [s >= model.threshold for s in model.scores([e.text for e in test])]
+    p, r = precision_recall(list(zip(truth, said, strict=True)))
+    kp, kr = precision_recall([(t, keyword(e.text, ANGRY)) for t, e in zip(truth, test, strict=True)])
+    print(f"tone: {len(examples)} labelled reasons, {len(test)} held out; upset precision {p:.3f}, "
+          f"recall {r:.3f} (angry-word list: {kp:.3f}, {kr:.3f})")
 
 
 def main() -> None:
@@ -67,6 +85,7 @@ def main() -> None:
     print(f"assess with explanation: {per:.1f} ms per complaint (aim: under 20 ms)")
     p, r = precision_recall([(e.label == "urgent", s >= model.threshold)
                              for e, s in zip(test, model.scores([e.text for e in test]), strict=True)])
+    tone_figures()
     print(f"urgency: precision {p:.3f}, recall {r:.3f} on {len(test)} held-out examples (aim 0.9 both)")
 
 

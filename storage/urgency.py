@@ -28,6 +28,9 @@ class ComplaintUrgency(Base):
     # rejection makes the row stale and the sweep assesses again.
     reopened: Mapped[int] = mapped_column(Integer, default=0)
     model_version: Mapped[str] = mapped_column(String(80))
+    # The tone of the citizen's latest not-satisfied reason ("upset" or "calm"), if any.
+    tone: Mapped[str | None] = mapped_column(String(8))
+    tone_words: Mapped[list] = mapped_column(JSON, default=list)
     assessed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -37,9 +40,9 @@ def _rejections():
             .group_by(ComplaintEvent.complaint_id).subquery())
 
 
-def pending(session: Session, limit: int = 200) -> list[tuple[int, str, int]]:
-    """(complaint id, description, times sent back) of open complaints never assessed or
-    sent back since they were, oldest first."""
+def pending(session: Session, limit: int = 200) -> list[tuple[int, str, int, str | None]]:
+    """(complaint id, description, times sent back, the latest not-satisfied reason) of open
+    complaints never assessed or sent back since they were, oldest first."""
     rejected = _rejections()
     times = func.coalesce(rejected.c.n, 0)
     rows = session.execute(
@@ -49,12 +52,24 @@ def pending(session: Session, limit: int = 200) -> list[tuple[int, str, int]]:
         .where(Complaint.state.not_in(ENDED_STATES),
                (ComplaintUrgency.complaint_id.is_(None)) | (ComplaintUrgency.reopened < times))
         .order_by(Complaint.id).limit(limit))
-    return [(i, d or "", int(n)) for i, d, n in rows]
+    found = [(i, d or "", int(n)) for i, d, n in rows]
+    reasons = {}
+    sent_back = [i for i, _, n in found if n]
+    if sent_back:
+        for complaint_id, note in session.execute(
+                select(ComplaintEvent.complaint_id, ComplaintEvent.note)
+                .where(ComplaintEvent.kind == "reject_resolution",
+                       ComplaintEvent.complaint_id.in_(sent_back))
+                .order_by(ComplaintEvent.id)):
+            reasons[complaint_id] = note or reasons.get(complaint_id)
+    return [(i, d, n, reasons.get(i)) for i, d, n in found]
 
 
 def record(session: Session, complaint_id: int, *, urgent: bool, score: float, words, signals,
-           reasons, reopened: int, model_version: str) -> None:
+           reasons, reopened: int, model_version: str, tone: str | None = None,
+           tone_words=()) -> None:
     row = session.get(ComplaintUrgency, complaint_id) or ComplaintUrgency(complaint_id=complaint_id)
+    row.tone, row.tone_words = tone, list(tone_words)
     row.urgent, row.score, row.reopened = urgent, score, reopened
     row.words, row.signals, row.reasons = list(words), list(signals), list(reasons)
     row.model_version, row.assessed_at = model_version[:80], utcnow()

@@ -93,10 +93,25 @@ def test_the_sweep_ranks_new_complaints_and_a_case_sent_back_twice(rt):
     assert "gas" in found[gas.id].words or "leaking" in found[gas.id].words
     assert not found[paint.id].urgent
 
-    for _ in range(2):  # the citizen sends the routine case back twice
-        _resolve(rt, paint.tracking_number)
-        plain.send("no")
-    assert urgency_jobs.assess_pending() == 1
-    with rt.sessions() as s:
-        again = stored.of(s, [paint.id])[paint.id]
+    assert found[gas.id].tone is None  # never sent back: no reason, no tone
+    for reason in ("the crossing is painted on one side only",
+                   "shame on you liars, nobody came and you marked it done"):
+        _resolve(rt, paint.tracking_number)  # the citizen sends the routine case back twice
+        plain.send(f"no, {reason}")
+        assert urgency_jobs.assess_pending() == 1
+        with rt.sessions() as s:
+            again = stored.of(s, [paint.id])[paint.id]
+        if again.reopened == 1:
+            assert not again.urgent and again.tone == "calm"
     assert again.urgent and again.reasons == ["reopened 2 times"] and again.reopened == 2
+    assert again.tone == "upset" and {"shame", "liars"} & set(again.tone_words)
+
+
+def test_the_tone_of_a_reason_names_its_words():
+    from analytics import tone
+
+    upset = tone.assess("bilkul bakwas kaam, jhoot bolte ho tum log")
+    assert upset.upset and {"bakwas", "jhoot"} & set(upset.words)
+    calm = tone.assess("the pump works now but only in the morning")
+    assert not calm.upset
+    assert upset.model.startswith("tone-1+")

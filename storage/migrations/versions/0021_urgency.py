@@ -23,6 +23,8 @@ def upgrade() -> None:
     sa.Column('reasons', sa.JSON(), nullable=False),
     sa.Column('reopened', sa.Integer(), nullable=False),
     sa.Column('model_version', sa.String(length=80), nullable=False),
+    sa.Column('tone', sa.String(length=8), nullable=True),
+    sa.Column('tone_words', sa.JSON(), nullable=False),
     sa.Column('assessed_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], name=op.f('fk_complaint_urgency_complaint_id_complaints')),
     sa.PrimaryKeyConstraint('complaint_id', name=op.f('pk_complaint_urgency'))
