@@ -8,22 +8,42 @@ never sees an uncommitted row and no channel's code has to remember to ask for i
 
 from __future__ import annotations
 
+import importlib
 import logging
+import threading
 from datetime import date
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage import clusters
+from storage.clusters import StaffSubscription
 from storage.db import transaction
-from storage.models import Complaint
+from storage.messages import contact_for, queue_outbound
+from storage.models import Category, Complaint, Message, User
 
 log = logging.getLogger("ikhtiyar.analytics")
 _NEW = "ikhtiyar_new_complaints"
 
 
+_PRELOAD: list[threading.Thread] = []
+
+
+def _preload() -> None:
+    """Load the clustering code (numpy, scikit-learn: seconds of CPU) in the background as
+    the process starts, not inside the first complaint's job: a worker thread importing it
+    mid-traffic held up the officer's live case page in the browser test."""
+    if not _PRELOAD:
+        thread = threading.Thread(target=importlib.import_module, args=("analytics.duplicates",),
+                                  name="ikhtiyar-analytics-preload", daemon=True)
+        _PRELOAD.append(thread)
+        thread.start()
+
+
 def watch(rt) -> None:
     """Queue clustering for each complaint the runtime's sessions insert (after commit)."""
     sessions: sessionmaker = rt.sessions
+    _preload()
 
     @event.listens_for(sessions, "after_flush")
     def _collect(session: Session, _context) -> None:
@@ -63,16 +83,53 @@ def cluster_complaint(complaint_id: int) -> int | None:
 
 
 def daily_spikes(day: date | None = None) -> list[int]:
-    """Score ``day`` (today, Pakistan time) for spikes; store the alerts and mail new ones to
-    the staff who subscribed. Returns the ids of the day's alerts."""
+    """Score ``day`` (today, Pakistan time) for spikes, store the alerts, and mail each new
+    one once to the staff who subscribed and whose scope it is in. Returns the day's alerts."""
     from analytics import spikes
     from gateway import jobs
 
     rt = jobs.runtime()
     day = day or spikes.today()
+    queued: list[int] = []
     with transaction(rt.sessions) as session:
         alerts = spikes.detect_spikes(session, day)
         ids = [a.id for a in alerts]
+        for alert in alerts:
+            if alert.notified_at is None:
+                queued += [m.id for m in _mail_alert(session, rt, alert)]
+                clusters.mark_notified(alert)
+    for message_id in queued:
+        rt.queue.enqueue(jobs.deliver, message_id)
     if ids:
         log.info("spike alerts for %s: %s", day, ids)
     return ids
+
+
+def subscribers(session: Session, department_code: str | None, what: str) -> list[StaffSubscription]:
+    """Active staff subscribed to ``what`` (spike_alerts, weekly_report) who may see the
+    department's figures: its head, and the province's viewers and admins. With no
+    department (the province's report) only the province's."""
+    rows = session.execute(select(StaffSubscription, User).join(User, User.id == StaffSubscription.user_id)
+                           .where(getattr(StaffSubscription, what).is_(True), User.active.is_(True)))
+    return [sub for sub, user in rows
+            if user.role in ("viewer", "admin")
+            or (department_code and user.role == "department_head" and user.department_code == department_code)]
+
+
+def mail_staff(session: Session, sub: StaffSubscription, subject: str, text: str, kind: str) -> Message:
+    """A mail to a member of staff, through the outbox like any reply (retries, dead letters)."""
+    contact = contact_for(session, "email", sub.email)
+    return queue_outbound(session, contact, text, kind=kind, language="en",
+                          extras={"key": kind, "email": {"subject": subject}})
+
+
+def _mail_alert(session: Session, rt, alert) -> list[Message]:
+    from gateway.runtime import site_url
+
+    department = session.scalar(select(Category.department_code).where(Category.code == alert.category_code))
+    link = f"{site_url(rt.settings).rstrip('/')}/dashboard/clusters/"
+    text = (f"Spike alert for {alert.day.isoformat()}:\n{alert.explanation}\n\n"
+            f"{alert.count} complaints today against a usual {alert.baseline:g} on this weekday "
+            f"(median of the same weekday over the last weeks). Clusters and hotspots: {link}")
+    return [mail_staff(session, sub, f"Spike alert: {alert.explanation}", text, "staff_spike_alert")
+            for sub in subscribers(session, department, "spike_alerts")]

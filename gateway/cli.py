@@ -164,7 +164,7 @@ def web(workers: int, threads: int) -> None:
 @main.command()
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--queue", "queues", multiple=True,
-              type=click.Choice(["deliveries", "retries", "turns", "media", "ocr", "all"]),
+              type=click.Choice(["deliveries", "retries", "turns", "media", "ocr", "analytics", "all"]),
               help="A queue to work on (repeatable; in priority order). Default: every queue "
                    "but ocr, which gets a worker of its own.")
 def worker(burst: bool, queues: tuple[str, ...]) -> None:

@@ -11,6 +11,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     Float,
     ForeignKey,
@@ -23,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from storage.crypto import EncryptedText
 from storage.models import Base, Complaint, UTCDateTime, utcnow
 
 
@@ -76,6 +78,22 @@ class SpikeAlert(Base):
     ratio: Mapped[float] = mapped_column(Float)
     explanation: Mapped[str] = mapped_column(Text)
     model_version: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # When the subscribed staff were mailed about it (once per alert; migration 0021).
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class StaffSubscription(Base):
+    """A member of staff's work address for spike alerts and the weekly report. Their
+    scope decides what they receive: a department head their department's, a province
+    viewer or admin the province's."""
+
+    __tablename__ = "staff_subscriptions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    email: Mapped[str] = mapped_column(EncryptedText)
+    spike_alerts: Mapped[bool] = mapped_column(Boolean, default=True)
+    weekly_report: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -158,3 +176,18 @@ def record_spike(session: Session, day: date, district_code: str, category_code:
     alert.explanation, alert.model_version = explanation, model_version
     session.flush()
     return alert, new
+
+
+def subscribe(session: Session, user_id: int, email: str, *, spike_alerts: bool = True,
+              weekly_report: bool = True) -> StaffSubscription:
+    sub = session.scalar(select(StaffSubscription).where(StaffSubscription.user_id == user_id))
+    if sub is None:
+        sub = StaffSubscription(user_id=user_id)
+        session.add(sub)
+    sub.email, sub.spike_alerts, sub.weekly_report = email.strip(), spike_alerts, weekly_report
+    session.flush()
+    return sub
+
+
+def mark_notified(alert: SpikeAlert) -> None:
+    alert.notified_at = utcnow()
