@@ -13,7 +13,8 @@ from pathlib import Path
 
 from fpdf import FPDF
 
-from analytics.report import Report
+from analytics.performance import Period
+from analytics.report import Report, build
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/noto"), Path("/usr/share/fonts/opentype/noto"))
 _FONTS = {"latin": "NotoSans-Regular.ttf", "latin-bold": "NotoSans-Bold.ttf",
@@ -183,3 +184,8 @@ def render(report: Report, lang: str = "en") -> bytes:
         for r in rows:
             page.row([r["name"], str(r["received"]), str(r["overdue"])], ww)
     return bytes(pdf.output())
+
+
+def build_pdf(session, period: Period, department: str | None = None, lang: str = "en") -> bytes:
+    """The report of ``period`` for a department (None: the province) as PDF bytes."""
+    return render(build(session, period, department, lang=lang), lang)

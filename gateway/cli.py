@@ -580,5 +580,9 @@ def imap_poll(once: bool) -> None:
     poller.run()
 
 
+from gateway.cli_reports import reports  # noqa: E402  (its own module: this one is long enough)
+
+main.add_command(reports)
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -181,6 +181,7 @@ EXPECT = {
     **{f"clusters.{name}": lambda role, variant: (400, LOGIN) if role == "anonymous"
        else (REFUSED if role in DASHBOARD else FORBIDDEN)
        for name in ("confirm", "split", "reply", "resolve")},
+    "reports.weekly": _by_level({"head_phed", "head_police", "viewer", "admin2"}),
 }
 # Requests that may change something when allowed (their empty form is refused by the page
 # itself otherwise): "start" and "confidential" need no text.
