@@ -63,6 +63,26 @@ class Report:
         return f"{(now - before) / before * 100:+.0f}%"
 
 
+def last_week(today: date) -> Period:
+    """The seven days before ``today``'s week (Monday to Sunday)."""
+    monday = today - timedelta(days=today.weekday())
+    return Period(monday - timedelta(days=7), monday - timedelta(days=1))
+
+
+def summary(report: Report) -> str:
+    """The report's headline figures in a few lines (the weekly mail)."""
+    now, before = report.now, report.before
+    pct = (lambda v: "—" if v is None else f"{v * 100:.0f}%")  # noqa: E731
+    lines = [f"{report.title}: {report.period.start.isoformat()} – {report.period.end.isoformat()}",
+             f"Received {now.received} ({Report.change(now.received, before.received)} on the week before), "
+             f"open {now.open}, overdue {now.overdue}, closed {now.closed}.",
+             f"SLA compliance {pct(report.sla_compliance)}, satisfaction {pct(now.satisfaction_rate)}, "
+             f"confirmed by proxy {report.proxy_confirmations}.",
+             "Backlog by age (days): " + ", ".join(f"{k}: {v}" for k, v in report.backlog.items()) + "."]
+    lines += [f"Spike: {s}" for s in report.spikes]
+    return "\n".join(lines)
+
+
 def reader(department: str | None) -> SimpleNamespace:
     """Who the report is read as: the department's head, or a province viewer."""
     if department:

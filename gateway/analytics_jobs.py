@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -90,14 +90,16 @@ def daily_spikes(day: date | None = None) -> list[int]:
 
     rt = jobs.runtime()
     day = day or spikes.today()
-    queued: list[int] = []
     with transaction(rt.sessions) as session:
         alerts = spikes.detect_spikes(session, day)
         ids = [a.id for a in alerts]
+        mails: list[Message] = []
         for alert in alerts:
             if alert.notified_at is None:
-                queued += [m.id for m in _mail_alert(session, rt, alert)]
+                mails += _mail_alert(session, rt, alert)
                 clusters.mark_notified(alert)
+        session.flush()
+        queued = [m.id for m in mails]
     for message_id in queued:
         rt.queue.enqueue(jobs.deliver, message_id)
     if ids:
@@ -133,3 +135,45 @@ def _mail_alert(session: Session, rt, alert) -> list[Message]:
             f"(median of the same weekday over the last weeks). Clusters and hotspots: {link}")
     return [mail_staff(session, sub, f"Spike alert: {alert.explanation}", text, "staff_spike_alert")
             for sub in subscribers(session, department, "spike_alerts")]
+
+
+WEEKLY = "staff_weekly_report"
+
+
+def weekly_reports(today: date | None = None) -> int:
+    """Mail last week's report (its figures, and the link to its PDF) to each subscribed
+    department head (their department) and province viewer or admin (the province), once
+    a week: a subscriber already mailed since this Monday is skipped. Returns mails queued."""
+    from analytics import report, spikes
+    from gateway import jobs
+    from gateway.runtime import site_url
+
+    rt = jobs.runtime()
+    today = today or spikes.today()
+    period = report.last_week(today)
+    monday = datetime.combine(period.end + timedelta(days=1), time(), spikes.LOCAL)
+    base = site_url(rt.settings).rstrip("/")
+    mails: list[Message] = []
+    with transaction(rt.sessions) as session:
+        built: dict[str | None, str] = {}
+        rows = session.execute(select(StaffSubscription, User).join(User, User.id == StaffSubscription.user_id)
+                               .where(StaffSubscription.weekly_report.is_(True), User.active.is_(True),
+                                      User.role.in_(("department_head", "viewer", "admin"))))
+        for sub, user in rows:
+            contact = contact_for(session, "email", sub.email)
+            if session.scalar(select(Message.id).where(Message.contact_id == contact.id, Message.kind == WEEKLY,
+                                                       Message.created_at >= monday).limit(1)):
+                continue
+            department = user.department_code if user.role == "department_head" else None
+            if department not in built:
+                built[department] = report.summary(report.build(session, period, department))
+            link = (f"{base}/dashboard/reports/weekly.pdf?from={period.start.isoformat()}"
+                    f"&to={period.end.isoformat()}")
+            text = f"{built[department]}\n\nThe report (PDF, sign in first): {link}"
+            subject = f"Weekly report {period.start.isoformat()} – {period.end.isoformat()}"
+            mails.append(mail_staff(session, sub, subject, text, WEEKLY))
+            session.flush()  # the next subscriber's check sees this one
+        queued = [m.id for m in mails]
+    for message_id in queued:
+        rt.queue.enqueue(jobs.deliver, message_id)
+    return len(queued)

@@ -159,7 +159,12 @@ def analytics_round(now: datetime | None = None) -> list[int] | None:
         return None
     _last_spikes = now
     try:
-        return analytics_jobs.daily_spikes()
+        alerts = analytics_jobs.daily_spikes()
     except Exception:  # logged, tried again next hour; the SLA job must not stop for it
         log.exception("spike detection failed")
         return None
+    try:
+        analytics_jobs.weekly_reports()  # once a week per subscriber (it checks)
+    except Exception:
+        log.exception("weekly reports failed")
+    return alerts

@@ -3,24 +3,17 @@ department) and the province's viewers and admins (the province, or one departme
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, Response, abort, request
 from flask_login import current_user
 
 from analytics.performance import Period, PeriodError
+from analytics.report import last_week
 from gateway.auth import require_roles
 from gateway.blueprints import dashboard_view as view
 from storage.models import Department
 
 bp = Blueprint("reports", __name__, url_prefix="/dashboard/reports")
 READERS = ("department_head", "viewer", "admin")
-
-
-def last_week(today) -> Period:
-    """The seven days before ``today``'s week (Monday to Sunday)."""
-    monday = today - timedelta(days=today.weekday())
-    return Period(monday - timedelta(days=7), monday - timedelta(days=1))
 
 
 @bp.get("/weekly.pdf")

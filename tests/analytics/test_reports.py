@@ -122,3 +122,26 @@ def test_the_weekly_report_in_urdu_downloaded_from_the_dashboard(rt, app, staff,
     assert login(app, "officer_psw").get("/dashboard/reports/weekly.pdf").status_code == 403
     police = login(app, "head_police").get(f"/dashboard/reports/weekly.pdf?from={START}&to={END}")
     assert "+50%" not in _text(police.data, tmp_path)       # their own department's figures only
+
+
+def test_the_scheduler_mails_last_weeks_figures_once_to_each_subscriber(rt, staff):
+    from gateway import analytics_jobs
+
+    _seed(rt, staff)
+    with transaction(rt.sessions) as s:
+        clusters.subscribe(s, staff["head_phed"], "head.phed@kp.gov.pk")
+        clusters.subscribe(s, staff["viewer"], "monitoring@kp.gov.pk")
+        clusters.subscribe(s, staff["officer_psw"], "officer@kp.gov.pk")  # officers get no report
+    tuesday = END + timedelta(days=2)
+    assert analytics_jobs.weekly_reports(tuesday) == 2
+    assert analytics_jobs.weekly_reports(tuesday) == 0  # once a week
+    from sqlalchemy import select
+
+    from storage.models import Contact, Message
+    with rt.sessions() as s:
+        mails = {a: m.body for a, m in s.execute(select(Contact.address, Message).join(
+            Contact, Contact.id == Message.contact_id).where(Message.kind == "staff_weekly_report"))}
+    assert set(mails) == {"head.phed@kp.gov.pk", "monitoring@kp.gov.pk"}
+    assert "Received 6 (+50% on the week before), open 4, overdue 3, closed 2." in mails["head.phed@kp.gov.pk"]
+    assert "Received 7 (+75% on the week before)" in mails["monitoring@kp.gov.pk"]
+    assert f"/dashboard/reports/weekly.pdf?from={START}&to={END}" in mails["head.phed@kp.gov.pk"]

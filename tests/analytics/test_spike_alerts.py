@@ -66,6 +66,10 @@ def test_a_spike_is_stored_explained_shown_and_mailed_once(rt, app, staff):
     assert set(mails) == {"head.phed@kp.gov.pk", "monitoring@kp.gov.pk"}
     assert all(explanation in body[0] and "12 complaints today against a usual 2" in body[0]
                for body in mails.values())
+    rt.queue.run_due()  # their deliveries were queued with the mails
+    with rt.sessions() as s:
+        assert {m.status for m in s.scalars(select(Message).where(Message.kind == "staff_spike_alert"))} \
+            <= {"sent", "delivered"}
     # On the dashboards of those who watch the department or the province.
     for name in ("head_phed", "viewer"):
         page = login(app, name).get("/dashboard/").get_data(as_text=True)
