@@ -37,6 +37,7 @@ LABELS = {
     "worst_districts": ("Districts with the most overdue complaints", "سب سے زیادہ تاخیر والے اضلاع"),
     "worst_officers": ("Officers with the most overdue complaints", "سب سے زیادہ تاخیر والے افسران"),
     "name": ("Name", "نام"),
+    "new": ("new", "نیا"),
 }
 
 
@@ -154,7 +155,8 @@ def render(report: Report, lang: str = "en") -> bytes:
     page.row([page.l("figure"), page.l("this"), page.l("previous"), page.l("change")], widths, bold=True)
     for key, a, b in (("received", now.received, before.received), ("open", now.open, before.open),
                       ("overdue", now.overdue, before.overdue), ("closed", now.closed, before.closed)):
-        page.row([page.l(key), str(a), str(b), Report.change(a, b)], widths)
+        change = Report.change(a, b)
+        page.row([page.l(key), str(a), str(b), page.l("new") if change == "new" else change], widths)
     page.row([page.l("sla"), _pct(report.sla_compliance), _pct(report.sla_compliance_before), ""], widths)
     page.row([page.l("satisfaction"), _pct(now.satisfaction_rate), _pct(before.satisfaction_rate), ""], widths)
     page.row([page.l("proxy"), str(report.proxy_confirmations), "", ""], widths)
