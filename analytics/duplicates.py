@@ -256,9 +256,12 @@ def _nan(value: float | None) -> float:
     return math.nan if value is None else value
 
 
-def _candidates(session: Session, complaint: Complaint) -> list[Complaint]:
+def _candidates(session: Session, complaint: Complaint) -> list:
+    """The columns clustering reads of each candidate, not whole complaints: loading and
+    tracking ORM objects cost a fifth of a job's time with 150 candidates."""
     since = (complaint.created_at or datetime.now().astimezone()) - WINDOW
-    query = (select(Complaint)
+    query = (select(Complaint.id, Complaint.tracking_number, Complaint.description,
+                    Complaint.location_detail, Complaint.latitude, Complaint.longitude)
              # Earlier complaints only: a job that runs late decides as it would have on arrival.
              .where(Complaint.id < complaint.id, Complaint.district_code == complaint.district_code,
                     Complaint.state.in_(OPEN_STATES), Complaint.created_at >= since,
@@ -266,7 +269,7 @@ def _candidates(session: Session, complaint: Complaint) -> list[Complaint]:
              .order_by(Complaint.created_at.desc()).limit(MAX_CANDIDATES))
     query = query.where(Complaint.category_code.is_(None) if complaint.category_code is None
                         else Complaint.category_code == complaint.category_code)
-    return list(session.scalars(query))
+    return list(session.execute(query))
 
 
 def assign_to_cluster(session: Session, complaint: Complaint) -> IssueCluster | None:

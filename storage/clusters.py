@@ -116,10 +116,11 @@ def cluster_of(session: Session, complaint_id: int) -> IssueCluster | None:
     return member.cluster if member is not None else None
 
 
-def join(session: Session, complaint: Complaint, match: Complaint, score: float,
+def join(session: Session, complaint: Complaint, match, score: float,
          reason: dict, model_version: str) -> IssueCluster:
-    """Put ``complaint`` in the cluster of ``match`` (starting one with ``match`` when it
-    has none); the best score seen and its explanation stay on the cluster."""
+    """Put ``complaint`` in the cluster of ``match`` (a complaint, or a row with its id and
+    tracking number), starting one with ``match`` when it has none; the best score seen and
+    its explanation stay on the cluster."""
     cluster = cluster_of(session, match.id)
     if cluster is None:
         cluster = IssueCluster(district_code=complaint.district_code,
