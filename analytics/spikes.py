@@ -18,6 +18,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from storage import clusters
 from storage.clusters import SpikeAlert
 from storage.models import Category, Complaint, District
 
@@ -67,6 +68,11 @@ def explain(district: str, category: str, count: int, baseline: float, ratio: fl
     return f"{district} · {category}: {count} today vs {baseline:g} usual, {ratio:.1f}×"
 
 
+def today() -> date:
+    """Today in Pakistan time."""
+    return datetime.now(LOCAL).date()
+
+
 def _local_day(moment: datetime) -> date:
     return moment.astimezone(LOCAL).date()
 
@@ -90,8 +96,6 @@ def detect_spikes(session: Session, day: date) -> list[SpikeAlert]:
         return []
     keys = list(series)
     score = score_day(np.stack([series[k] for k in keys]), width - 1)
-    existing = {(a.district_code, a.category_code): a
-                for a in session.scalars(select(SpikeAlert).where(SpikeAlert.day == day))}
     alerts = []
     for i in np.flatnonzero(score.spike):
         district_code, category_code = keys[i]
@@ -100,11 +104,8 @@ def detect_spikes(session: Session, day: date) -> list[SpikeAlert]:
         count, baseline, ratio = int(score.count[i]), float(score.baseline[i]), float(score.ratio[i])
         text = explain(district.name_en if district else district_code,
                        category.name_en if category else category_code, count, baseline, ratio)
-        alert = existing.get(keys[i]) or SpikeAlert(day=day, district_code=district_code,
-                                                    category_code=category_code)
-        alert.count, alert.baseline, alert.ratio = count, baseline, round(ratio, 2)
-        alert.explanation, alert.model_version = text, MODEL_VERSION
-        session.add(alert)
+        alert, _new = clusters.record_spike(session, day, district_code, category_code, count=count,
+                                            baseline=baseline, ratio=ratio, explanation=text,
+                                            model_version=MODEL_VERSION)
         alerts.append(alert)
-    session.flush()
     return alerts

@@ -276,6 +276,7 @@ def main() -> None:
 def database_incremental(records: list[Record], n: int) -> None:
     """assign_to_cluster as the complaint job would call it: query, vectorise, write."""
     import base64
+    import secrets
     import tempfile
 
     from analytics.duplicates import assign_to_cluster
@@ -289,7 +290,7 @@ def database_incremental(records: list[Record], n: int) -> None:
     key = base64.b64encode(b"k" * 32).decode()
     var = Path(tempfile.mkdtemp())
     rt = rt_module.build(load_settings(database_url=f"sqlite:///{var / 'bench.db'}", data_key=key,
-                                       var_dir=var, redis_url=None, secret_key="bench"))
+                                       var_dir=var, redis_url=None, secret_key=secrets.token_urlsafe(32)))
     rt_module.prepare(rt, say=lambda _m: None)
     configure_vault(base64.b64decode(key))
     busiest = Counter((r.district, r.category) for r in records).most_common(1)[0][0]

@@ -62,6 +62,10 @@ def create_app(rt: Runtime) -> Flask:
     from gateway.blueprints import dashboard
 
     dashboard.init_app(app)  # officers' queue, case pages, department/province dashboards
+    from gateway.blueprints import clusters, reports
+
+    app.register_blueprint(clusters.bp)  # likely duplicates, hotspots and spike alerts
+    app.register_blueprint(reports.bp)  # the weekly report's PDF
     from gateway.blueprints import twilio_webhooks
 
     register_machine_blueprint(app, twilio_webhooks.bp)  # verified by Twilio's signature

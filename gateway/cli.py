@@ -170,7 +170,7 @@ def web(workers: int, threads: int) -> None:
 @main.command()
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--queue", "queues", multiple=True,
-              type=click.Choice(["deliveries", "retries", "turns", "media", "ocr", "all"]),
+              type=click.Choice(["deliveries", "retries", "turns", "media", "ocr", "analytics", "all"]),
               help="A queue to work on (repeatable; in priority order). Default: every queue "
                    "but ocr, which gets a worker of its own.")
 def worker(burst: bool, queues: tuple[str, ...]) -> None:
@@ -453,6 +453,10 @@ def imap_poll(once: bool) -> None:
         return
     poller.run()
 
+
+from gateway.cli_reports import reports  # noqa: E402  (its own module: this one is long enough)
+
+main.add_command(reports)
 
 if __name__ == "__main__":
     sys.exit(main())

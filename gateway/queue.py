@@ -9,6 +9,8 @@ turns and a hostile scan never delays a citizen:
     turns       conversation turns
     media       downloads of media and call recordings
     ocr         reading scanned letters (its own worker process, or its own thread)
+    analytics   offering a new complaint to duplicate clustering (last in line; in process,
+                on the OCR thread, so loading scikit-learn never delays a reply)
 
 A job is queued at most once while it waits: its id is derived from the function and its
 arguments (``process_inbound-42``), and a second ``enqueue`` of the same job before a worker has taken
@@ -29,13 +31,14 @@ from datetime import UTC, datetime, timedelta
 
 log = logging.getLogger("ikhtiyar.jobs")
 
-QUEUES = ("deliveries", "retries", "turns", "media", "ocr")
+QUEUES = ("deliveries", "retries", "turns", "media", "ocr", "analytics")
 # What `ikhtiyar worker` listens to without --queue: everything but OCR, in priority order
+# (clustering last)
 # (RQ takes from the first non-empty queue). OCR gets its own worker so a slow scan never
 # holds up a citizen's reply.
-DEFAULT_WORKER_QUEUES = ("deliveries", "retries", "turns", "media")
+DEFAULT_WORKER_QUEUES = ("deliveries", "retries", "turns", "media", "analytics")
 _ROUTES = {"process_inbound": "turns", "deliver": "deliveries", "fetch_message_media": "media",
-           "fetch_audio": "media", "read_letter": "ocr"}
+           "fetch_audio": "media", "read_letter": "ocr", "cluster_complaint": "analytics"}
 GUARD_TTL = 6 * 3600  # seconds: longer than any backlog we expect to drain
 JOB_TIMEOUT = 300
 STALLED_AFTER_S = 60
@@ -72,7 +75,7 @@ class InProcessQueue:
 
     @staticmethod
     def _lane(func: Callable) -> str:
-        return "ocr" if queue_for(func) == "ocr" else "jobs"
+        return "ocr" if queue_for(func) in ("ocr", "analytics") else "jobs"
 
     def enqueue(self, func: Callable, *args) -> None:
         self._push(0, func, args, dedupe=True)

@@ -97,7 +97,11 @@ def build(settings: Settings, warn=print) -> Runtime:
     configure_vault(settings.data_key_bytes(warn))
     catalog.configure_site(site_url(settings))
     engine = db.make_engine(settings.effective_database_url)
-    return Runtime(settings, engine, db.make_sessionmaker(engine))
+    rt = Runtime(settings, engine, db.make_sessionmaker(engine))
+    from gateway import analytics_jobs  # (imports nothing of this module)
+
+    analytics_jobs.watch(rt)  # every complaint filed, on any channel, is offered to clustering
+    return rt
 
 
 def _make_private(var_dir: Path) -> None:

@@ -139,4 +139,32 @@ def sla_sweep(now: datetime | None = None) -> SweepResult:
         rt.queue.enqueue(jobs.deliver, message_id)
     if any(vars(result).values()):
         log.info("SLA sweep: %s", result)
+    analytics_round(now)
     return result
+
+
+SPIKES_EVERY = timedelta(hours=1)
+_last_spikes: datetime | None = None
+
+
+def analytics_round(now: datetime | None = None) -> list[int] | None:
+    """Today's spike alerts, scored again at most once per ``SPIKES_EVERY`` (a spike is
+    noticed the day it happens, not the morning after; an alert is stored once per day,
+    district and category and refreshed with the day's count). Runs in the leader's sweep."""
+    global _last_spikes
+    from gateway import analytics_jobs
+
+    now = now or utcnow()
+    if _last_spikes is not None and now - _last_spikes < SPIKES_EVERY:
+        return None
+    _last_spikes = now
+    try:
+        alerts = analytics_jobs.daily_spikes()
+    except Exception:  # logged, tried again next hour; the SLA job must not stop for it
+        log.exception("spike detection failed")
+        return None
+    try:
+        analytics_jobs.weekly_reports()  # once a week per subscriber (it checks)
+    except Exception:
+        log.exception("weekly reports failed")
+    return alerts

@@ -174,6 +174,14 @@ EXPECT = {
     else ((202, 409) if role == "admin2" else FORBIDDEN),
     "api_letters.show": lambda role, variant: 401 if role == "anonymous"
     else (OK if role in ("clerk", "admin2") else FORBIDDEN),
+    # Issue clusters: the list for every dashboard role; cluster 1 does not exist (404).
+    "clusters.index": _staff(OK),
+    "clusters.show": lambda role, variant: LOGIN if role == "anonymous"
+    else (REFUSED if role in DASHBOARD else FORBIDDEN),
+    **{f"clusters.{name}": lambda role, variant: (400, LOGIN) if role == "anonymous"
+       else (REFUSED if role in DASHBOARD else FORBIDDEN)
+       for name in ("confirm", "split", "reply", "resolve")},
+    "reports.weekly": _by_level({"head_phed", "head_police", "viewer", "admin2"}),
 }
 # Requests that may change something when allowed (their empty form is refused by the page
 # itself otherwise): "start" and "confidential" need no text.
