@@ -1,14 +1,14 @@
 """analytics: staff subscriptions (spike alerts, weekly report) and when an alert was mailed
 
 Revision ID: 0021_i14_analytics
-Revises: 0020
+Revises: 0021_urgency
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0021_i14_analytics'
-down_revision = '0020'
+down_revision = '0021_urgency'
 branch_labels = None
 depends_on = None
 
