@@ -12,15 +12,15 @@ from typing import Any
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
+from sqlalchemy import select
 
 from conversation import catalog
+from conversation.knowledge import Kind
 from conversation.turn import Turn, current
-from storage import lifecycle, pii, tracking
+from storage import lifecycle, pii
+from storage.complaints import Category, create_complaint
 from storage.mail import take_answer as lookup_budget
-from storage.models import Attachment, Citizen, Complaint, Message, State
+from storage.models import Citizen, Complaint, Message, State
 
 DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 2000
 LOCATION_MAX, NAME_MAX = 300, 80
@@ -103,52 +103,27 @@ class ActionSubmitComplaint(Action):
 
 
 def submit_complaint(turn: Turn, slots: dict) -> Complaint:
+    """File the chat form's complaint: the form's messages and their photos, voice notes and
+    documents become the complaint's."""
     session = turn.session
-    number = unused_tracking_number(session)
     kind = turn.knowledge.categories[slots["category"]]
     if slots.get("name"):
         citizen = session.get(Citizen, turn.contact.citizen_id)
         citizen.name = pii.unseal(slots["name"])
-    complaint = Complaint(
-        tracking_number=number, citizen_id=turn.contact.citizen_id, contact_id=turn.contact.id,
-        simulated=turn.contact.simulated, channel=turn.contact.channel, language=turn.lang,
-        description=slots["description"],
-        district_code=slots["district"], location_detail=slots.get("location_detail"),
-        department_code=kind.department, category_code=kind.code,
-        confidential=bool(slots.get("confidential")),
-        latitude=(turn.state.get("location") or [None, None])[0],
-        longitude=(turn.state.get("location") or [None, None])[1],
-    )
-    lifecycle.submit(session, complaint, turn.message,
-                     lifecycle.Actor("citizen", channel=turn.contact.channel), sla_days=kind.sla_days)
-    # The messages that made up the form belong to the complaint's timeline, and photos,
-    # voice notes and documents sent while filing become the complaint's: two UPDATEs on
-    # Core (built once), the loaded messages told the new value.
-    ids = list(dict.fromkeys([*turn.state.get("form_messages", []), turn.message.id]))
-    connection = session.connection()
-    params = {"complaint": complaint.id, "ids": ids}
-    connection.execute(_FORM_MESSAGES_FILED, params)
-    connection.execute(_FORM_ATTACHMENTS_FILED, params)
-    for message_id in ids:
-        loaded = session.identity_map.get(identity_key(Message, message_id))
-        if loaded is not None:
-            set_committed_value(loaded, "complaint_id", complaint.id)
-    return complaint
+    location = turn.state.get("location")
+    return create_complaint(
+        session, contact=turn.contact, message=turn.message,
+        actor=lifecycle.Actor("citizen", channel=turn.contact.channel),
+        channel=turn.contact.channel, language=turn.lang, description=slots["description"],
+        category=category_of(kind), district_code=slots["district"],
+        location_detail=slots.get("location_detail"), confidential=bool(slots.get("confidential")),
+        location=(location[0], location[1]) if location else None,
+        messages=turn.state.get("form_messages", []))
 
 
-_FORM_MESSAGES_FILED = (update(Message.__table__)
-                        .where(Message.__table__.c.id.in_(bindparam("ids", expanding=True)))
-                        .values(complaint_id=bindparam("complaint")))
-_FORM_ATTACHMENTS_FILED = (update(Attachment.__table__)
-                           .where(Attachment.__table__.c.message_id.in_(bindparam("ids", expanding=True)),
-                                  Attachment.__table__.c.complaint_id.is_(None))
-                           .values(complaint_id=bindparam("complaint")))
-
-
-def unused_tracking_number(session) -> str:
-    """A new random tracking number. Not looked up: lifecycle.submit inserts it and draws
-    again if the unique index says it is taken (storage.tracking.insert_numbered)."""
-    return tracking.new_number()
+def category_of(kind: Kind) -> Category:
+    """The reference data's category as the complaint factory takes it."""
+    return Category(kind.code, kind.department, kind.sla_days)
 
 
 def file_untriaged_complaint(session, contact, message: Message, *, language: str,
@@ -160,16 +135,10 @@ def file_untriaged_complaint(session, contact, message: Message, *, language: st
     ``message`` is the citizen's inbound message that carried it; ``incomplete`` marks one
     whose filing the citizen did not finish (they hung up after recording).
     """
-    complaint = Complaint(
-        tracking_number=unused_tracking_number(session), citizen_id=contact.citizen_id,
-        contact_id=contact.id, channel=contact.channel, language=language, simulated=contact.simulated,
-        description=description, district_code=district_code, incomplete=incomplete)
-    lifecycle.submit(session, complaint, message, lifecycle.Actor("citizen", channel=contact.channel))
-    message.complaint_id = complaint.id
-    lifecycle.note(session, complaint, lifecycle.SYSTEM,
-                   "Needs triage: listen to the recording, then choose the department and category.",
-                   kind="needs_triage")
-    return complaint
+    return create_complaint(
+        session, contact=contact, message=message, actor=lifecycle.Actor("citizen", channel=contact.channel),
+        channel=contact.channel, language=language, description=description,
+        district_code=district_code, incomplete=incomplete, needs_triage=True)
 
 
 class ActionComplaintStatus(Action):
