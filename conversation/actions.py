@@ -1,22 +1,29 @@
 """The complaint actions, as rasa-sdk Actions the engine runs in-process.
 
-They are ordinary rasa-sdk actions: the same classes run behind ``ikhtiyar actions`` (the
-rasa-sdk action server) for a deployment that puts a Rasa assistant in front. In-process
-they read the turn (database session, message, reference data) from ``conversation.turn``.
+They are ordinary rasa-sdk actions: the same classes run in the engine's executor and
+behind ``ikhtiyar actions`` (the rasa-sdk action server) for a deployment that puts a Rasa
+assistant in front. Each call's state comes from the tracker it carries: the slots, and
+the turn the tracker names (its sender id and latest message id), which the executor that
+opened the call's database transaction registered in its ``OpenTurns`` for the length of
+the call. No ambient (context variable) state: an action given a tracker of no open turn
+refuses the call.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
-from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
+from rasa_sdk.interfaces import ActionExecutionRejection
 from sqlalchemy import select
 
 from conversation import catalog
 from conversation.knowledge import Kind
-from conversation.turn import Turn, current
+from conversation.turn import Turn
 from storage import lifecycle, pii
 from storage.complaints import Category, create_complaint
 from storage.mail import take_answer as lookup_budget
@@ -35,7 +42,48 @@ def _say(dispatcher: CollectingDispatcher, key: str, **values: Any) -> None:
     dispatcher.utter_message(response=key, **values)
 
 
-class ValidateComplaintForm(FormValidationAction):
+def tracker_key(tracker: dict) -> tuple[str, str]:
+    """What names a call's turn in its tracker (the JSON Rasa sends, or a rasa-sdk
+    ``Tracker``'s fields): the sender id and the latest message's id."""
+    latest = tracker.get("latest_message") or {}
+    return str(tracker.get("sender_id") or ""), str(latest.get("message_id") or "")
+
+
+class OpenTurns:
+    """The turns being taken, each under the tracker that names it. The executor opens one
+    for a call (it holds the database transaction); the call's actions find it by the
+    tracker they are given."""
+
+    def __init__(self) -> None:
+        self._turns: dict[tuple[str, str], Turn] = {}
+
+    @contextmanager
+    def opened(self, tracker: dict, turn: Turn) -> Iterator[None]:
+        key = tracker_key(tracker)
+        if key in self._turns:
+            raise ActionExecutionRejection("", f"a call for {key} is already running")
+        self._turns[key] = turn
+        try:
+            yield
+        finally:
+            del self._turns[key]
+
+    def __call__(self, tracker: Tracker) -> Turn:
+        key = tracker_key({"sender_id": tracker.sender_id, "latest_message": tracker.latest_message})
+        turn = self._turns.get(key)
+        if turn is None:
+            raise ActionExecutionRejection("", f"no turn is open for the tracker {key}")
+        return turn
+
+
+class _TurnAction:
+    """An action bound to the executor's open turns."""
+
+    def __init__(self, turns: OpenTurns) -> None:
+        self.turns = turns
+
+
+class ValidateComplaintForm(_TurnAction, FormValidationAction):
     """Checks each answer of the complaint form; a bad one is re-asked with the reason."""
 
     def name(self) -> str:
@@ -53,7 +101,7 @@ class ValidateComplaintForm(FormValidationAction):
         return {"description": text}
 
     def validate_district(self, value: Any, dispatcher, tracker: Tracker, domain) -> dict:
-        turn = current.get()
+        turn = self.turns(tracker)
         code, candidates = turn.knowledge.find_district(str(value or ""))
         if code:
             return {"district": code}
@@ -74,7 +122,7 @@ class ValidateComplaintForm(FormValidationAction):
         return {"location_detail": text[:LOCATION_MAX]}
 
     def validate_category(self, value: Any, dispatcher, tracker: Tracker, domain) -> dict:
-        known = current.get().knowledge.categories
+        known = self.turns(tracker).knowledge.categories
         return {"category": value if value in known else None}
 
     def validate_name(self, value: Any, dispatcher, tracker: Tracker, domain) -> dict:
@@ -87,14 +135,14 @@ class ValidateComplaintForm(FormValidationAction):
         return {"name": text[:NAME_MAX]}
 
 
-class ActionSubmitComplaint(Action):
+class ActionSubmitComplaint(_TurnAction, Action):
     """Files the complaint from the form's slots and tells the tracking number."""
 
     def name(self) -> str:
         return "action_submit_complaint"
 
     async def run(self, dispatcher, tracker: Tracker, domain) -> list[dict]:
-        turn = current.get()
+        turn = self.turns(tracker)
         complaint = submit_complaint(turn, tracker.slots)
         sla = turn.knowledge.categories[complaint.category_code].sla_days
         _say(dispatcher, "complaint_registered", tracking=turn.tracking(complaint.tracking_number),
@@ -141,14 +189,14 @@ def file_untriaged_complaint(session, contact, message: Message, *, language: st
         district_code=district_code, incomplete=incomplete, needs_triage=True)
 
 
-class ActionComplaintStatus(Action):
+class ActionComplaintStatus(_TurnAction, Action):
     """Tells the status of a complaint, only to the complainant's own contact address."""
 
     def name(self) -> str:
         return "action_complaint_status"
 
     async def run(self, dispatcher, tracker: Tracker, domain) -> list[dict]:
-        turn = current.get()
+        turn = self.turns(tracker)
         found = turn.understanding.tracking
         mine = select(Complaint).where(Complaint.citizen_id == turn.contact.citizen_id)
         if found.number:
@@ -202,14 +250,14 @@ def status_values(turn: Turn, complaint: Complaint) -> dict:
     }
 
 
-class ActionAnswerResolution(Action):
+class ActionAnswerResolution(_TurnAction, Action):
     """The complainant's yes or no to "are you satisfied?": closes, or reopens and escalates."""
 
     def name(self) -> str:
         return "action_answer_resolution"
 
     async def run(self, dispatcher, tracker: Tracker, domain) -> list[dict]:
-        turn = current.get()
+        turn = self.turns(tracker)
         answer = tracker.get_slot("satisfied")
         reason = tracker.get_slot("reason") or None
         waiting = resolved_complaints(turn.session, turn.contact.citizen_id,
@@ -265,3 +313,22 @@ def answer_resolution(session, complaint: Complaint, message: Message, satisfied
 
 
 ACTIONS = (ValidateComplaintForm, ActionSubmitComplaint, ActionComplaintStatus, ActionAnswerResolution)
+
+
+class TurnExecutor(ActionExecutor):
+    """rasa-sdk's executor with the complaint actions, each bound to this executor's open
+    turns: ``run_turn`` runs a call for a turn the caller has built (the engine's)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.turns = OpenTurns()
+        for action in ACTIONS:
+            self.register_action(action(self.turns))
+
+    async def run_turn(self, turn: Turn, action_call: dict, sink=None, dispatcher=None):
+        tracker = action_call.setdefault("tracker", {})
+        latest = tracker.setdefault("latest_message", {})
+        if not latest.get("message_id"):  # the engine's own call: our message id names it
+            latest["message_id"] = f"message-{turn.message.id}"
+        with self.turns.opened(tracker, turn):
+            return await ActionExecutor.run(self, action_call, sink, dispatcher)
