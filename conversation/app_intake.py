@@ -2,8 +2,8 @@
 
 The citizen's submission is stored first as their inbound message (channel ``app`` or
 ``open311``, provider id = the client's idempotency key, so a draft sent twice after a
-lost connection files one complaint). The complaint is then filed by the same functions
-the chat dialogue and the phone line use (``conversation.actions``), and every later
+lost connection files one complaint). The complaint is then filed by the complaint
+factory every channel uses (``storage.complaints.create_complaint``), and every later
 change goes through ``storage.lifecycle``.
 """
 
