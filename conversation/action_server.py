@@ -23,10 +23,10 @@ from rasa_sdk.interfaces import ActionExecutionRejection
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from conversation.actions import ACTIONS
+from conversation.actions import TurnExecutor
 from conversation.knowledge import Knowledge
 from conversation.nlu import understand
-from conversation.turn import Turn, current
+from conversation.turn import Turn
 from storage.lifecycle import UNVERIFIED
 from storage.messages import contact_for, conversation_for, insert_inbound
 from storage.models import Message
@@ -42,15 +42,14 @@ class ActionCallError(ActionExecutionRejection, ValueError):
         super().__init__("", message)
 
 
-class ComplaintActionExecutor(ActionExecutor):
-    """rasa-sdk's executor, with each call wrapped in a database transaction and a turn."""
+class ComplaintActionExecutor(TurnExecutor):
+    """rasa-sdk's executor, with each call wrapped in a database transaction and the turn
+    its tracker names (sender id and latest message), built from that tracker."""
 
     def __init__(self, session_scope: Callable, knowledge: Callable[[Session], Knowledge],
                  prefix: str = "KP") -> None:
         super().__init__()
         self._scope, self._knowledge, self._prefix = session_scope, knowledge, prefix
-        for action in ACTIONS:
-            self.register_action(action)
 
     async def run(self, action_call, sink=None, dispatcher=None):
         tracker = action_call.get("tracker") or {}
@@ -77,11 +76,7 @@ class ComplaintActionExecutor(ActionExecutor):
             state = {"slots": dict(tracker.get("slots") or {})}
             turn = Turn(session, message, contact, conversation, self._knowledge(session), u,
                         lang, self._prefix, state)
-            token = current.set(turn)
-            try:
-                return await super().run(action_call, sink, dispatcher)
-            finally:
-                current.reset(token)
+            return await self.run_turn(turn, action_call, sink, dispatcher)
 
 
 def _stored_message(session: Session, contact_id: int, channel: str, provider_id: str) -> Message | None:

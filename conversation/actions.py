@@ -1,26 +1,33 @@
 """The complaint actions, as rasa-sdk Actions the engine runs in-process.
 
-They are ordinary rasa-sdk actions: the same classes run behind ``ikhtiyar actions`` (the
-rasa-sdk action server) for a deployment that puts a Rasa assistant in front. In-process
-they read the turn (database session, message, reference data) from ``conversation.turn``.
+They are ordinary rasa-sdk actions: the same classes run in the engine's executor and
+behind ``ikhtiyar actions`` (the rasa-sdk action server) for a deployment that puts a Rasa
+assistant in front. Each call's state comes from the tracker it carries: the slots, and
+the turn the tracker names (its sender id and latest message id), which the executor that
+opened the call's database transaction registered in its ``OpenTurns`` for the length of
+the call. No ambient (context variable) state: an action given a tracker of no open turn
+refuses the call.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
-from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
+from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
+from rasa_sdk.interfaces import ActionExecutionRejection
+from sqlalchemy import select
 
 from conversation import catalog
-from conversation.turn import Turn, current
-from storage import lifecycle, pii, tracking
+from conversation.knowledge import Kind
+from conversation.turn import Turn
+from storage import lifecycle, pii
+from storage.complaints import Category, create_complaint
 from storage.mail import take_answer as lookup_budget
-from storage.models import Attachment, Citizen, Complaint, Message, State
+from storage.models import Citizen, Complaint, Message, State
 
 DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 2000
 LOCATION_MAX, NAME_MAX = 300, 80
@@ -35,7 +42,48 @@ def _say(dispatcher: CollectingDispatcher, key: str, **values: Any) -> None:
     dispatcher.utter_message(response=key, **values)
 
 
-class ValidateComplaintForm(FormValidationAction):
+def tracker_key(tracker: dict) -> tuple[str, str]:
+    """What names a call's turn in its tracker (the JSON Rasa sends, or a rasa-sdk
+    ``Tracker``'s fields): the sender id and the latest message's id."""
+    latest = tracker.get("latest_message") or {}
+    return str(tracker.get("sender_id") or ""), str(latest.get("message_id") or "")
+
+
+class OpenTurns:
+    """The turns being taken, each under the tracker that names it. The executor opens one
+    for a call (it holds the database transaction); the call's actions find it by the
+    tracker they are given."""
+
+    def __init__(self) -> None:
+        self._turns: dict[tuple[str, str], Turn] = {}
+
+    @contextmanager
+    def opened(self, tracker: dict, turn: Turn) -> Iterator[None]:
+        key = tracker_key(tracker)
+        if key in self._turns:
+            raise ActionExecutionRejection("", f"a call for {key} is already running")
+        self._turns[key] = turn
+        try:
+            yield
+        finally:
+            del self._turns[key]
+
+    def __call__(self, tracker: Tracker) -> Turn:
+        key = tracker_key({"sender_id": tracker.sender_id, "latest_message": tracker.latest_message})
+        turn = self._turns.get(key)
+        if turn is None:
+            raise ActionExecutionRejection("", f"no turn is open for the tracker {key}")
+        return turn
+
+
+class _TurnAction:
+    """An action bound to the executor's open turns."""
+
+    def __init__(self, turns: OpenTurns) -> None:
+        self.turns = turns
+
+
+class ValidateComplaintForm(_TurnAction, FormValidationAction):
     """Checks each answer of the complaint form; a bad one is re-asked with the reason."""
 
     def name(self) -> str:
@@ -53,7 +101,7 @@ class ValidateComplaintForm(FormValidationAction):
         return {"description": text}
 
     def validate_district(self, value: Any, dispatcher, tracker: Tracker, domain) -> dict:
-        turn = current.get()
+        turn = self.turns(tracker)
         code, candidates = turn.knowledge.find_district(str(value or ""))
         if code:
             return {"district": code}
@@ -74,7 +122,7 @@ class ValidateComplaintForm(FormValidationAction):
         return {"location_detail": text[:LOCATION_MAX]}
 
     def validate_category(self, value: Any, dispatcher, tracker: Tracker, domain) -> dict:
-        known = current.get().knowledge.categories
+        known = self.turns(tracker).knowledge.categories
         return {"category": value if value in known else None}
 
     def validate_name(self, value: Any, dispatcher, tracker: Tracker, domain) -> dict:
@@ -87,14 +135,14 @@ class ValidateComplaintForm(FormValidationAction):
         return {"name": text[:NAME_MAX]}
 
 
-class ActionSubmitComplaint(Action):
+class ActionSubmitComplaint(_TurnAction, Action):
     """Files the complaint from the form's slots and tells the tracking number."""
 
     def name(self) -> str:
         return "action_submit_complaint"
 
     async def run(self, dispatcher, tracker: Tracker, domain) -> list[dict]:
-        turn = current.get()
+        turn = self.turns(tracker)
         complaint = submit_complaint(turn, tracker.slots)
         sla = turn.knowledge.categories[complaint.category_code].sla_days
         _say(dispatcher, "complaint_registered", tracking=turn.tracking(complaint.tracking_number),
@@ -103,52 +151,27 @@ class ActionSubmitComplaint(Action):
 
 
 def submit_complaint(turn: Turn, slots: dict) -> Complaint:
+    """File the chat form's complaint: the form's messages and their photos, voice notes and
+    documents become the complaint's."""
     session = turn.session
-    number = unused_tracking_number(session)
     kind = turn.knowledge.categories[slots["category"]]
     if slots.get("name"):
         citizen = session.get(Citizen, turn.contact.citizen_id)
         citizen.name = pii.unseal(slots["name"])
-    complaint = Complaint(
-        tracking_number=number, citizen_id=turn.contact.citizen_id, contact_id=turn.contact.id,
-        simulated=turn.contact.simulated, channel=turn.contact.channel, language=turn.lang,
-        description=slots["description"],
-        district_code=slots["district"], location_detail=slots.get("location_detail"),
-        department_code=kind.department, category_code=kind.code,
-        confidential=bool(slots.get("confidential")),
-        latitude=(turn.state.get("location") or [None, None])[0],
-        longitude=(turn.state.get("location") or [None, None])[1],
-    )
-    lifecycle.submit(session, complaint, turn.message,
-                     lifecycle.Actor("citizen", channel=turn.contact.channel), sla_days=kind.sla_days)
-    # The messages that made up the form belong to the complaint's timeline, and photos,
-    # voice notes and documents sent while filing become the complaint's: two UPDATEs on
-    # Core (built once), the loaded messages told the new value.
-    ids = list(dict.fromkeys([*turn.state.get("form_messages", []), turn.message.id]))
-    connection = session.connection()
-    params = {"complaint": complaint.id, "ids": ids}
-    connection.execute(_FORM_MESSAGES_FILED, params)
-    connection.execute(_FORM_ATTACHMENTS_FILED, params)
-    for message_id in ids:
-        loaded = session.identity_map.get(identity_key(Message, message_id))
-        if loaded is not None:
-            set_committed_value(loaded, "complaint_id", complaint.id)
-    return complaint
+    location = turn.state.get("location")
+    return create_complaint(
+        session, contact=turn.contact, message=turn.message,
+        actor=lifecycle.Actor("citizen", channel=turn.contact.channel),
+        channel=turn.contact.channel, language=turn.lang, description=slots["description"],
+        category=category_of(kind), district_code=slots["district"],
+        location_detail=slots.get("location_detail"), confidential=bool(slots.get("confidential")),
+        location=(location[0], location[1]) if location else None,
+        messages=turn.state.get("form_messages", []))
 
 
-_FORM_MESSAGES_FILED = (update(Message.__table__)
-                        .where(Message.__table__.c.id.in_(bindparam("ids", expanding=True)))
-                        .values(complaint_id=bindparam("complaint")))
-_FORM_ATTACHMENTS_FILED = (update(Attachment.__table__)
-                           .where(Attachment.__table__.c.message_id.in_(bindparam("ids", expanding=True)),
-                                  Attachment.__table__.c.complaint_id.is_(None))
-                           .values(complaint_id=bindparam("complaint")))
-
-
-def unused_tracking_number(session) -> str:
-    """A new random tracking number. Not looked up: lifecycle.submit inserts it and draws
-    again if the unique index says it is taken (storage.tracking.insert_numbered)."""
-    return tracking.new_number()
+def category_of(kind: Kind) -> Category:
+    """The reference data's category as the complaint factory takes it."""
+    return Category(kind.code, kind.department, kind.sla_days)
 
 
 def file_untriaged_complaint(session, contact, message: Message, *, language: str,
@@ -160,26 +183,20 @@ def file_untriaged_complaint(session, contact, message: Message, *, language: st
     ``message`` is the citizen's inbound message that carried it; ``incomplete`` marks one
     whose filing the citizen did not finish (they hung up after recording).
     """
-    complaint = Complaint(
-        tracking_number=unused_tracking_number(session), citizen_id=contact.citizen_id,
-        contact_id=contact.id, channel=contact.channel, language=language, simulated=contact.simulated,
-        description=description, district_code=district_code, incomplete=incomplete)
-    lifecycle.submit(session, complaint, message, lifecycle.Actor("citizen", channel=contact.channel))
-    message.complaint_id = complaint.id
-    lifecycle.note(session, complaint, lifecycle.SYSTEM,
-                   "Needs triage: listen to the recording, then choose the department and category.",
-                   kind="needs_triage")
-    return complaint
+    return create_complaint(
+        session, contact=contact, message=message, actor=lifecycle.Actor("citizen", channel=contact.channel),
+        channel=contact.channel, language=language, description=description,
+        district_code=district_code, incomplete=incomplete, needs_triage=True)
 
 
-class ActionComplaintStatus(Action):
+class ActionComplaintStatus(_TurnAction, Action):
     """Tells the status of a complaint, only to the complainant's own contact address."""
 
     def name(self) -> str:
         return "action_complaint_status"
 
     async def run(self, dispatcher, tracker: Tracker, domain) -> list[dict]:
-        turn = current.get()
+        turn = self.turns(tracker)
         found = turn.understanding.tracking
         mine = select(Complaint).where(Complaint.citizen_id == turn.contact.citizen_id)
         if found.number:
@@ -233,14 +250,14 @@ def status_values(turn: Turn, complaint: Complaint) -> dict:
     }
 
 
-class ActionAnswerResolution(Action):
+class ActionAnswerResolution(_TurnAction, Action):
     """The complainant's yes or no to "are you satisfied?": closes, or reopens and escalates."""
 
     def name(self) -> str:
         return "action_answer_resolution"
 
     async def run(self, dispatcher, tracker: Tracker, domain) -> list[dict]:
-        turn = current.get()
+        turn = self.turns(tracker)
         answer = tracker.get_slot("satisfied")
         reason = tracker.get_slot("reason") or None
         waiting = resolved_complaints(turn.session, turn.contact.citizen_id,
@@ -296,3 +313,22 @@ def answer_resolution(session, complaint: Complaint, message: Message, satisfied
 
 
 ACTIONS = (ValidateComplaintForm, ActionSubmitComplaint, ActionComplaintStatus, ActionAnswerResolution)
+
+
+class TurnExecutor(ActionExecutor):
+    """rasa-sdk's executor with the complaint actions, each bound to this executor's open
+    turns: ``run_turn`` runs a call for a turn the caller has built (the engine's)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.turns = OpenTurns()
+        for action in ACTIONS:
+            self.register_action(action(self.turns))
+
+    async def run_turn(self, turn: Turn, action_call: dict, sink=None, dispatcher=None):
+        tracker = action_call.setdefault("tracker", {})
+        latest = tracker.setdefault("latest_message", {})
+        if not latest.get("message_id"):  # the engine's own call: our message id names it
+            latest["message_id"] = f"message-{turn.message.id}"
+        with self.turns.opened(tracker, turn):
+            return await ActionExecutor.run(self, action_call, sink, dispatcher)

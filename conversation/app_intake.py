@@ -2,8 +2,8 @@
 
 The citizen's submission is stored first as their inbound message (channel ``app`` or
 ``open311``, provider id = the client's idempotency key, so a draft sent twice after a
-lost connection files one complaint). The complaint is then filed by the same functions
-the chat dialogue and the phone line use (``conversation.actions``), and every later
+lost connection files one complaint). The complaint is then filed by the complaint
+factory every channel uses (``storage.complaints.create_complaint``), and every later
 change goes through ``storage.lifecycle``.
 """
 
@@ -19,10 +19,9 @@ from config import CONFIG_DIR
 from conversation import actions, catalog
 from conversation.engine import nearest_district
 from conversation.knowledge import Knowledge
-from conversation.nlu import understand
-from conversation.turn import Turn
 from storage import lifecycle
-from storage.messages import conversation_for, store_inbound
+from storage.complaints import create_complaint
+from storage.messages import store_inbound
 from storage.models import Complaint, ComplaintEvent, Contact, Message, State
 
 DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 2000
@@ -123,25 +122,18 @@ def file(session: Session, knowledge: Knowledge, prefix: str, contact: Contact, 
     (as in chat); a complaint neither could place waits in the triage queue."""
     if message.complaint_id is not None:
         return session.get(Complaint, message.complaint_id)
-    category = submission.category or knowledge.suggest_category(submission.description)
-    state: dict = {}
+    code = submission.category or knowledge.suggest_category(submission.description)
+    location = None
     if submission.latitude is not None and submission.longitude is not None:
-        state["location"] = [submission.latitude, submission.longitude]
-    if category:
-        turn = Turn(session, message, contact, conversation_for(session, contact.id), knowledge,
-                    understand(submission.description, prefix), submission.language, prefix, state)
-        complaint = actions.submit_complaint(turn, {
-            "description": submission.description, "district": submission.district,
-            "location_detail": submission.location_detail, "category": category, "name": None})
-    else:
-        complaint = actions.file_untriaged_complaint(
-            session, contact, message, language=submission.language,
-            description=submission.description, district_code=submission.district)
-        complaint.location_detail = submission.location_detail
-        complaint.latitude, complaint.longitude = submission.latitude, submission.longitude
-    complaint.channel = message.channel  # an Open311 request may be answered by SMS
-    complaint.confidential = submission.confidential
-    message.complaint_id = complaint.id
+        location = (submission.latitude, submission.longitude)
+    complaint = create_complaint(
+        session, contact=contact, message=message,
+        actor=lifecycle.Actor("citizen", channel=contact.channel),
+        channel=message.channel,  # an Open311 request may be answered by SMS
+        language=submission.language, description=submission.description,
+        category=actions.category_of(knowledge.categories[code]) if code else None,
+        district_code=submission.district, location_detail=submission.location_detail,
+        location=location, confidential=submission.confidential, needs_triage=not code)
     message.status = "processed"
     session.flush()
     return complaint

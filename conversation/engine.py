@@ -13,15 +13,14 @@ import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from rasa_sdk.executor import ActionExecutor
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from conversation import catalog, language
 from conversation.actions import (
-    ACTIONS,
     DESCRIPTION_MIN,
     FORM_SLOTS,
+    TurnExecutor,
     answer_resolution,
     resolved_complaints,
 )
@@ -29,7 +28,7 @@ from conversation.intake import email_turn
 from conversation.knowledge import CATEGORY_CONFIDENT, Knowledge
 from conversation.messages import Reply
 from conversation.nlu import Understanding, is_no, is_yes, understand
-from conversation.turn import Turn, current
+from conversation.turn import Turn
 from storage import lifecycle, pii
 from storage.messages import conversation_for, finish_turn, queue_outbound_ids
 from storage.models import (
@@ -72,9 +71,7 @@ class Engine:
         self.prefix = tracking_prefix
         self.status_lookups_per_hour = status_lookups_per_hour
         self.follow_up = timedelta(hours=follow_up_hours)
-        self.executor = ActionExecutor()
-        for action in ACTIONS:
-            self.executor.register_action(action)
+        self.executor = TurnExecutor()
         self._local = threading.local()
         self._intents = knowledge.models.intents if knowledge.models else None
 
@@ -111,13 +108,9 @@ class Engine:
         lang = self._language(conversation, state, message)
         turn = Turn(session, message, contact, conversation, self.knowledge, u, lang, self.prefix, state,
                     status_lookups_per_hour=self.status_lookups_per_hour)
-        token = current.set(turn)
-        try:
-            # A mail is filed at once or lands on its thread's case (conversation.intake).
-            if not (message.channel == "email" and email_turn(turn)):
-                self._dispatch(turn)
-        finally:
-            current.reset(token)
+        # A mail is filed at once or lands on its thread's case (conversation.intake).
+        if not (message.channel == "email" and email_turn(turn)):
+            self._dispatch(turn)
         # The conversation and the message are written on Core (two UPDATEs built once),
         # the replies in one INSERT: the ORM's unit of work costs more than the turn itself.
         finish_turn(session, conversation, message, state=turn.state, language=turn.lang,
@@ -686,7 +679,7 @@ class Engine:
             },
             "domain": _DOMAIN,
         }
-        result = self._loop().run_until_complete(self.executor.run(call))
+        result = self._loop().run_until_complete(self.executor.run_turn(turn, call))
         for response in result.responses:
             values = {k: v for k, v in response.items()
                       if k not in ("text", "buttons", "elements", "custom", "template", "response",

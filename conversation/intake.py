@@ -25,11 +25,12 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from conversation import catalog
-from conversation.actions import resolved_complaints, unused_tracking_number
+from conversation.actions import category_of, resolved_complaints
 from conversation.messages import Reply
 from conversation.nlu import asks_confidential
 from conversation.turn import Turn
 from storage import lifecycle, tracking
+from storage.complaints import create_complaint
 from storage.mail import find_thread, mail_info
 from storage.mail import take_answer as answer_budget
 from storage.models import Attachment, Citizen, Complaint, State
@@ -164,17 +165,12 @@ def file_complaint(turn: Turn, description: str) -> Complaint:
     district = k.district_in_text(description)
     category = k.suggest_category(description)
     kind = k.categories.get(category) if category else None
-    number = unused_tracking_number(session)
-    complaint = Complaint(
-        tracking_number=number, citizen_id=turn.contact.citizen_id, contact_id=turn.contact.id,
-        simulated=turn.contact.simulated, channel="email", language=turn.lang,
-        description=description, district_code=district,
-        department_code=kind.department if kind else None, category_code=kind.code if kind else None,
-        incomplete=district is None or kind is None)
-    lifecycle.submit(session, complaint, turn.message,
-                     lifecycle.Actor("citizen", channel="email"), sla_days=kind.sla_days if kind else None)
-    turn.message.complaint_id = complaint.id
-    _attach(turn, complaint)
+    complaint = create_complaint(
+        session, contact=turn.contact, message=turn.message,
+        actor=lifecycle.Actor("citizen", channel="email"), channel="email", language=turn.lang,
+        description=description, category=category_of(kind) if kind else None,
+        district_code=district, incomplete=district is None or kind is None)
+    number = complaint.tracking_number
     _know_the_name(turn)
     missing = [m for m, found in (("district", district), ("department", kind)) if not found]
     if missing:

@@ -24,9 +24,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from conversation import catalog
-from conversation.actions import unused_tracking_number
+from conversation.actions import category_of
 from conversation.knowledge import Knowledge
 from storage import lifecycle, tracking
+from storage.complaints import create_complaint
 from storage.crypto import lookup_hash
 from storage.letters import (
     ACKNOWLEDGEMENT_POSTED,
@@ -111,15 +112,11 @@ def file_letter(session: Session, letter_id: int, entry: Entry, *, clerk_id: int
         payload={"letter_id": letter.id, "entered_by": clerk_id, "pages": letter.page_count,
                  "ocr_confidence": letter.confidence})
     message.status = "processed"  # entered by a clerk: no conversation turn to take
-    complaint = Complaint(
-        tracking_number=unused_tracking_number(session), citizen_id=contact.citizen_id,
-        contact_id=contact.id, channel=CHANNEL, language=entry.language,
-        description=entry.description, district_code=entry.district,
-        location_detail=entry.address, department_code=kind.department, category_code=kind.code,
-        confidential=entry.confidential)
     clerk = lifecycle.Actor("clerk", user_id=clerk_id, channel=CHANNEL)
-    lifecycle.submit(session, complaint, message, clerk, sla_days=kind.sla_days)
-    message.complaint_id = complaint.id
+    complaint = create_complaint(
+        session, contact=contact, message=message, actor=clerk, channel=CHANNEL,
+        language=entry.language, description=entry.description, category=category_of(kind),
+        district_code=entry.district, location_detail=entry.address, confidential=entry.confidential)
     _attach_scans(session, letter, message, complaint, letters_root, attachments_dir)
     mark_submitted(letter, complaint.id, message.id)
     shown = tracking.display(complaint.tracking_number, prefix)

@@ -31,7 +31,11 @@ from storage.tracking import display
 from tests.citizen import Citizen
 from tests.conftest import TEST_KEY, TEST_SECRET
 
-FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "rasa" / "action_answer_resolution.json").read_text())
+RASA = Path(__file__).parent / "fixtures" / "rasa"
+FIXTURE = json.loads((RASA / "action_answer_resolution.json").read_text())
+FORM_FIXTURE = json.loads((RASA / "validate_complaint_form.json").read_text())
+FILED_SLOTS = {"description": "The school's water cooler is broken since March", "district": "PSW",
+               "category": "POLICE_FIR", "location_detail": "Near the main bazaar", "requested_slot": None}
 TOKEN = "rasa-endpoint-token-" + "x" * 24
 _ids = itertools.count(1)
 
@@ -44,6 +48,35 @@ def _call(action: str, sender: str, text: str, message_id: str, slots: dict | No
     call["tracker"]["slots"] = {**call["tracker"]["slots"], **(slots or {})}
     latest = call["tracker"]["latest_message"]
     latest["text"], latest["message_id"] = text, message_id
+    return call
+
+
+def _form_call(action: str, sender: str, text: str, message_id: str, slots: dict,
+               *, active: bool = True) -> dict:
+    """Rasa's request while (``active``) or right after the complaint form: the user's
+    latest answer fills the requested slot, as Rasa's form extracts it before validating."""
+    call = copy.deepcopy(FORM_FIXTURE)
+    call["next_action"] = action
+    call["sender_id"] = call["tracker"]["sender_id"] = sender
+    tracker = call["tracker"]
+    tracker["slots"] = {**tracker["slots"], **slots}
+    tracker["latest_message"].update(text=text, message_id=message_id)
+    user, candidate = tracker["events"][-2:]
+    user.update(text=text, message_id=message_id)
+    user["parse_data"].update(text=text, message_id=message_id)
+    if active:
+        candidate.update(name=tracker["slots"]["requested_slot"], value=text)
+    else:  # the form is done: Rasa deactivated the loop, then predicted the submit action
+        tracker["events"][-1:] = [
+            {"event": "active_loop", "timestamp": 1764465720.7, "metadata": {"model_id": "b1a4c6"}, "name": None},
+            {"event": "slot", "timestamp": 1764465720.7, "metadata": {"model_id": "b1a4c6"},
+             "name": "requested_slot", "value": None},
+            {"event": "action", "timestamp": 1764465720.8, "metadata": {"model_id": "b1a4c6"},
+             "name": "complaint_form", "policy": "RulePolicy", "confidence": 1.0, "action_text": None,
+             "hide_rule_turn": False}]
+        tracker["active_loop"] = {}
+        tracker["latest_action"] = {"action_name": "complaint_form"}
+        tracker["latest_action_name"] = "complaint_form"
     return call
 
 
@@ -285,3 +318,72 @@ def test_the_action_server_will_not_start_without_a_proper_token(rt, args, token
                           capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
     assert "IKHTIYAR_ACTIONS_TOKEN" in done.stderr or "actions_token" in done.stderr.lower(), done.stderr
+
+
+# --- the complaint form over real HTTP, in Rasa's request format ------------------------------
+
+
+def _slot_events(body: dict) -> dict:
+    return {e["name"]: e["value"] for e in body["events"] if e["event"] == "slot"}
+
+
+def test_a_rasa_form_files_a_complaint_through_the_action_server(rt, action_server):
+    sender, auth = "whatsapp:+923001234567", {"headers": {"Authorization": f"Bearer {TOKEN}"}}
+    status, body = _post(action_server, _form_call("validate_complaint_form", sender, "Peshawar",
+                                                   "SM" + "3" * 32, {"requested_slot": "district"}), **auth)
+    assert status == 200 and _slot_events(body) == {"district": "PSW"} and body["responses"] == []
+    status, body = _post(action_server, _form_call("validate_complaint_form", sender, "pipes",
+                                                   "SM" + "4" * 32, {"description": None,
+                                                                     "requested_slot": "description"}), **auth)
+    assert status == 200 and _slot_events(body) == {"description": None}
+    assert [r["response"] for r in body["responses"]] == ["description_too_short"]
+    status, body = _post(action_server, _form_call("action_submit_complaint", sender, "Near the main bazaar",
+                                                   "SM" + "5" * 32, FILED_SLOTS, active=False), **auth)
+    assert status == 200
+    [registered] = body["responses"]
+    assert registered["response"] == "complaint_registered" and registered["sla_days"] == 3
+    assert _slot_events(body) == dict.fromkeys(("description", "district", "category", "location_detail"))
+    with rt.sessions() as s:
+        complaint = s.scalars(select(Complaint)).one()
+        assert registered["tracking"] == display(complaint.tracking_number)
+        assert (complaint.channel, complaint.district_code, complaint.category_code, complaint.department_code,
+                complaint.state) == ("whatsapp", "PSW", "POLICE_FIR", "POLICE", "submitted")
+        assert complaint.due_at is not None
+        assert [e.kind for e in complaint.events] == ["submitted"]
+    # The complainant's own status question names it; another sender asking for it learns nothing.
+    status, body = _post(action_server, _call("action_complaint_status", sender, registered["tracking"],
+                                              "SM" + "6" * 32), **auth)
+    assert [r["response"] for r in body["responses"]] == ["status"]
+    assert body["responses"][0]["tracking"] == registered["tracking"]
+    status, body = _post(action_server, _call("action_complaint_status", "sms:+923339999999",
+                                              registered["tracking"], "SM" + "7" * 32), **auth)
+    assert status == 200 and [r["response"] for r in body["responses"]] == ["status_not_found"]
+
+
+def test_the_form_validator_reads_its_slots_from_the_tracker_it_is_given(rt):
+    """The same classes in-process: the answer is validated from the call's tracker alone."""
+    executor = _executor(rt)
+    calls = [_form_call("validate_complaint_form", f"whatsapp:+92300123456{i}", text, f"SM{i}" + "8" * 31,
+                        {"requested_slot": "district"}) for i, text in enumerate(("Kohat", "Peshawar"))]
+
+    async def both():
+        return await asyncio.gather(*(executor.run(call) for call in calls))
+
+    results = asyncio.run(both())
+    assert [{e["name"]: e["value"] for e in r.events} for r in results] == [{"district": "KHT"}, {"district": "PSW"}]
+
+
+def test_an_action_given_a_tracker_of_no_open_turn_refuses(rt):
+    from rasa_sdk import Tracker
+    from rasa_sdk.executor import CollectingDispatcher
+    from rasa_sdk.interfaces import ActionExecutionRejection
+
+    from conversation.actions import ActionSubmitComplaint, OpenTurns
+
+    call = _form_call("action_submit_complaint", "whatsapp:+923001234567", "Near the main bazaar",
+                      "SM" + "9" * 32, FILED_SLOTS, active=False)
+    with pytest.raises(ActionExecutionRejection):
+        asyncio.run(ActionSubmitComplaint(OpenTurns()).run(CollectingDispatcher(),
+                                                           Tracker.from_dict(call["tracker"]), call["domain"]))
+    with rt.sessions() as s:
+        assert s.scalar(select(func.count(Complaint.id))) == 0

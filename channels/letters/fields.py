@@ -15,7 +15,7 @@ from typing import Protocol
 
 import phonenumbers
 
-from storage.tracking import to_latin_digits
+from conversation.numbers import to_latin_digits
 
 # Digit groups joined by what OCR makes of a dash or a space: - – — _ | [ ] . ۔ / and spaces.
 _RUN = re.compile(r"(\+|00)?\d+(?:[ \t\-–—_|\[\]\.۔/]{1,3}\d+)*")

@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from channels.delivery import Delivered, Outgoing, PermanentError, TransientError
 from channels.letters import acknowledgement
 from conversation import catalog
-from storage.models import utcnow
 
 _PDF_ID = re.compile(r"^post-[0-9a-f]{32}$")
 _NO_ADDRESS = re.compile(r"^letter-\d+$")  # the label of a writer who gave neither name nor address
@@ -59,7 +59,7 @@ class PostSender:
         found = re.search(rf"\b{re.escape(self.tracking_prefix)}-\d+\b", message.text)
         notice = acknowledgement.Notice(
             language=lang, label=mailing_label(message.to), text=message.text,
-            date=utcnow().date().isoformat(), title=title,
+            date=datetime.now(UTC).date().isoformat(), title=title,
             footer=catalog.text("letter_notice_footer", lang),
             reference=found.group(0) if found else "")
         try:

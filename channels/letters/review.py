@@ -13,7 +13,7 @@ from channels.addresses import AddressError, phone_e164
 from conversation import catalog
 from conversation.knowledge import Knowledge
 from conversation.letters import Entry
-from storage import tracking
+from conversation.numbers import to_latin_digits
 
 _CNIC = re.compile(r"^(\d{5})-?(\d{7})-?(\d)$")
 TEXT_MAX = 5000
@@ -38,7 +38,7 @@ def check_entry(form: Mapping[str, str], knowledge: Knowledge) -> tuple[Entry | 
             errors["phone"] = str(exc)
     cnic = None
     if (raw := (form.get("cnic") or "").strip()):
-        match = _CNIC.match(tracking.to_latin_digits(raw).replace(" ", ""))
+        match = _CNIC.match(to_latin_digits(raw).replace(" ", ""))
         if match:
             cnic = "-".join(match.groups())
         else:

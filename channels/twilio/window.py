@@ -7,12 +7,10 @@ sender when the citizen last wrote (``Outgoing.last_inbound_at``).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
-from storage.models import utcnow
+from datetime import UTC, datetime, timedelta
 
 WINDOW = timedelta(hours=24)
 
 
 def is_open(last: datetime | None, now: datetime | None = None) -> bool:
-    return last is not None and (now or utcnow()) - last < WINDOW
+    return last is not None and (now or datetime.now(UTC)) - last < WINDOW

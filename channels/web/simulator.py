@@ -11,12 +11,13 @@ import hashlib
 import json
 import re
 import uuid
+from datetime import UTC, datetime
 
 from channels.addresses import AddressError, email_address, phone_e164
 from channels.voice.inbound import call_input
 from conversation.call import Ask, CallInput, CallReply, RecordVoice, Transfer
 from conversation.messages import InboundMessage
-from storage import tracking
+from conversation.numbers import groups
 
 PERSONAS = ("whatsapp", "sms", "email", "voice")
 MAX_TEXT = 20_000
@@ -128,12 +129,10 @@ def mail_bytes(address: str, text: str, client_id: str, to: str,
     from email.message import EmailMessage
     from email.utils import format_datetime, make_msgid
 
-    from storage.models import utcnow
-
     mail = EmailMessage()
     mail["From"] = address
     mail["To"] = to
-    mail["Date"] = format_datetime(utcnow())
+    mail["Date"] = format_datetime(datetime.now(UTC))
     mail["Message-ID"] = make_msgid(idstring=hashlib.sha256(client_id.encode()).hexdigest()[:16],
                                     domain=SIMULATED_MAIL_DOMAIN)
     parent = (thread or {}).get("message_id")
@@ -236,7 +235,7 @@ def _said(names: tuple[str, ...], lang: str) -> str:
             number += name.removeprefix("voice_digit_")
             continue
         if number:
-            parts.append("-".join(tracking.groups(number)))  # as printed: 123-456-7890
+            parts.append("-".join(groups(number)))  # as printed: 123-456-7890
             number = ""
         if name:
             parts.append(_prompt_text(name, lang))
