@@ -18,7 +18,7 @@ from storage.models import Category, Complaint, Department, District, User
 
 DASHBOARD_ROLES = ("officer", "department_head", "admin", "viewer")
 UI_LANGUAGES = ("en", "ur")
-LABEL_GROUPS = ("state", "event", "role", "kind", "delivery")
+LABEL_GROUPS = ("state", "event", "role", "kind", "delivery", "lang")
 _STRINGS: dict[str, dict[str, str]] = yaml.safe_load(
     (Path(__file__).with_name("dashboard_strings.yaml")).read_text(encoding="utf-8"))
 # The scanned-letter panel of the case page (letters); the strings file wins if it has them.

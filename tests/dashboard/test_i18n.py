@@ -107,6 +107,7 @@ def test_the_urdu_interface_says_states_events_and_roles_in_urdu(rt, app, staff)
     post(client, f"/dashboard/cases/{case.number}/start")
     page = client.get(f"/dashboard/cases/{case.number}").get_data(as_text=True)
     assert "زیر کار" in page and "کام شروع" in page
+    assert "شہری کی زبان: انگریزی" in page  # the citizen's language named, not "en"
     for english in (">submitted<", "in progress", "start work", "(department head)", "(officer)"):
         assert english not in page, english
     queue = client.get("/dashboard/").get_data(as_text=True)
