@@ -298,7 +298,12 @@ def district_map(tiles: Sequence[DistrictTile], title: str, *, measure: str = "o
         else:
             shown = str(int(value or 0))
         edge = ' stroke="#9aa7ae" stroke-dasharray="3 2"' if k is None else ' stroke="#fff"'
-        tag = (f'<a href="{escape(t.href)}" aria-label="{escape(figures)}">' if t.href else "")
+        # The link's name starts with what the tile shows, word for word (WCAG 2.5.3: a
+        # voice user says what they see), then gives all the figures.
+        visible = [*_wrap(t.name), shown] + (
+            [f"{t.overdue} {w['overdue_word']}"] if measure == "open" and t.overdue else [])
+        tag = (f'<a href="{escape(t.href)}" aria-label="{escape(" ".join(visible))}. {escape(figures)}">'
+               if t.href else "")
         g = [f'<g class="tile" data-district="{escape(t.code)}" data-open="{t.open}" '
              f'data-overdue="{t.overdue}" data-received="{t.received}">{tag}'
              f'<title>{escape(figures)}</title>',
@@ -311,14 +316,17 @@ def district_map(tiles: Sequence[DistrictTile], title: str, *, measure: str = "o
                      f'fill="#fff" fill-opacity="0.6"/>'
                      f'<rect x="{x + 3}" y="{y + tile - 7}" width="{(tile - 6) * share:.1f}" height="4" '
                      f'rx="2" fill="{_MARK}" class="overdue-bar"/>')
+        # A space after each name line and before the overdue line: the accessibility tree
+        # joins <text> elements as they are, and "Lower Chitral 3" must not read
+        # "LowerChitral3" (SVG does not draw the spaces).
         for n, line in enumerate(_wrap(t.name)):
             g.append(f'<text x="{x + tile / 2}" y="{y + 14 + n * 11}" font-size="10" '
-                     f'text-anchor="middle" fill="{ink}">{escape(line)}</text>')
+                     f'text-anchor="middle" fill="{ink}">{escape(line)} </text>')
         g.append(f'<text x="{x + tile / 2}" y="{y + 48}" font-size="19" font-weight="700" '
                  f'text-anchor="middle" fill="{ink}" class="value">{escape(shown)}</text>')
         if measure == "open" and t.overdue:
             g.append(f'<text x="{x + tile / 2}" y="{y + 61}" font-size="9.5" text-anchor="middle" '
-                     f'fill="{ink}">{t.overdue} {escape(w["overdue_word"])}</text>')
+                     f'fill="{ink}"> {t.overdue} {escape(w["overdue_word"])}</text>')
         g.append(("</a>" if t.href else "") + "</g>")
         parts.append("".join(g))
     # Legend: the colour classes, then (for open cases) what the red bar means.

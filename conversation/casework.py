@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from conversation import catalog
+from conversation import catalog, language
 from storage import lifecycle, tracking
 from storage.messages import queue_outbound
 from storage.models import Complaint, Contact, Conversation, Message, State, utcnow
@@ -30,6 +30,8 @@ def _tell(session: Session, complaint: Complaint, key: str, kind: str, prefix: s
     conversation = session.scalars(
         select(Conversation).where(Conversation.contact_id == contact.id)).first()
     lang = (conversation.language if conversation else None) or complaint.language or "en"
+    if key == "officer_message":
+        key, values = _officer_framing(lang, values)
     if conversation is not None and state_update:
         conversation.state = {**(conversation.state or {}), **state_update}
     text = catalog.text(key, lang, short=contact.channel == "sms",
@@ -37,6 +39,21 @@ def _tell(session: Session, complaint: Complaint, key: str, kind: str, prefix: s
     return queue_outbound(session, contact, text, kind=kind, complaint_id=complaint.id,
                           conversation_id=conversation.id if conversation else None,
                           language=lang, extras={"key": key})
+
+
+# Unicode's first-strong isolate and its pop: the officer's words keep their own direction
+# inside a sentence of the other direction (an English reply in an Urdu frame).
+FSI, PDI = "\u2068", "\u2069"
+
+
+def _officer_framing(lang: str, values: dict) -> tuple[str, dict]:
+    """The officer's text as they wrote it; in another language than the citizen's, the
+    frame says so in the citizen's language and the text is isolated (never translated)."""
+    text = str(values.get("text", ""))
+    written = language.classify(text)
+    if written is None or written == lang:
+        return "officer_message", values
+    return "officer_message_other", {**values, "text": f"{FSI}{text.strip()}{PDI}"}
 
 
 def resolve(session: Session, complaint: Complaint, actor: lifecycle.Actor, note: str,

@@ -137,3 +137,64 @@ def _first(pattern: re.Pattern, text: str, limit: int = _NAME_MAX) -> str:
     value = re.split(r"[.\n]| s/o | d/o | w/o | ولد | بنت ", match.group(1))[0]
     value = " ".join(value.split()).strip(" ,،:-")
     return value[:limit] if any(ch.isalpha() for ch in value) else ""
+
+
+# --- how sure OCR was of each suggested field -------------------------------------------------
+
+_DIGITS = re.compile(r"\d+")
+
+
+def doubtful_fields(fields: dict, words: list[tuple[int, str, float]], low: float) -> set[str]:
+    """The suggested fields the clerk must check against the scan: those made of a word OCR
+    was unsure of (confidence below ``low``), and numbers that were pieced together (an
+    inner digit dropped) rather than read as they stand on one line.
+
+    ``words`` are (line, text, confidence) of the page's words in reading order, lines
+    numbered across all pages."""
+    doubtful: set[str] = set()
+    numbers = _number_runs(words)
+    for key, digits in (("phone", _national(fields.get("phone") or "")),
+                        ("cnic", "".join(_DIGITS.findall(fields.get("cnic") or "")))):
+        if not digits:
+            continue
+        sources = [confs for readings, confs in numbers if any(digits in r for r in readings)]
+        if not sources or all(min(confs) < low for confs in sources):
+            doubtful.add(key)
+    for key in ("name", "address"):
+        tokens = set((fields.get(key) or "").split())
+        if tokens and any(conf < low for _, text, conf in words if text.strip(" ,،:.-") in tokens):
+            doubtful.add(key)
+    return doubtful
+
+
+def _number_runs(words: list[tuple[int, str, float]]) -> list[tuple[tuple[str, str], list[float]]]:
+    """Each run of digit-bearing words on a line: (its digits in reading order and with the
+    groups turned round, as Tesseract gives numbers in right-to-left lines; the words'
+    confidences)."""
+    runs: list[tuple[tuple[str, str], list[float]]] = []
+    groups: list[str] = []
+    confs: list[float] = []
+    last_line = None
+
+    def close() -> None:
+        if groups:
+            runs.append((("".join(groups), "".join(reversed(groups))), list(confs)))
+        groups.clear()
+        confs.clear()
+
+    for line, text, conf in words:
+        found = _DIGITS.findall(to_latin_digits(text))
+        if line != last_line or not found:
+            close()
+        last_line = line
+        if found:
+            groups.extend(found)
+            confs.append(conf)
+    close()
+    return runs
+
+
+def _national(e164: str) -> str:
+    """The digits a Pakistani writes after the leading 0: +923001234567 -> 3001234567."""
+    digits = e164.lstrip("+")
+    return digits[2:] if digits.startswith("92") else digits

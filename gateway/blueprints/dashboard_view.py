@@ -18,6 +18,7 @@ from storage.models import Category, Complaint, Department, District, User
 
 DASHBOARD_ROLES = ("officer", "department_head", "admin", "viewer")
 UI_LANGUAGES = ("en", "ur")
+LABEL_GROUPS = ("state", "event", "role", "kind", "delivery", "lang")
 _STRINGS: dict[str, dict[str, str]] = yaml.safe_load(
     (Path(__file__).with_name("dashboard_strings.yaml")).read_text(encoding="utf-8"))
 # The scanned-letter panel of the case page (letters); the strings file wins if it has them.
@@ -42,7 +43,9 @@ def t(key: str) -> str:
     """The interface text ``key`` in the officer's chosen language (English if missing)."""
     entry = _STRINGS.get(key)
     if entry is None:
-        return key
+        # A state, event, role or delivery status without a catalog entry yet reads as words.
+        group, _, name = key.partition("_")
+        return name.replace("_", " ") if group in LABEL_GROUPS and name else key
     return entry.get(ui_lang()) or entry["en"]
 
 

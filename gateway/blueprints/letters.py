@@ -14,8 +14,6 @@ files the complaint and records answers, ``storage`` keeps the letters.
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import re
 import shutil
@@ -41,10 +39,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from channels.letters import acknowledgement, intake, post
-from channels.letters.ocr import LOW_WORD
-from channels.letters.review import check_entry
-from conversation import catalog
+from channels.letters import intake
 from conversation import letters as letter_cases
 from gateway import jobs
 from gateway.auth import require_roles
@@ -54,13 +49,11 @@ from storage import audit, scope, tracking
 from storage.letters import (
     Letter,
     LetterPage,
-    LetterStateError,
     add_letter,
     letters_for,
     letters_to_post,
 )
-from storage.letters import read_again as _read_again
-from storage.models import Citizen, Complaint, Contact, Message
+from storage.models import Complaint
 
 bp = Blueprint("letters", __name__, url_prefix="/letters")
 CLERKS = ("clerk", "admin")
@@ -184,6 +177,8 @@ def _index_page(results: list[Outcome] | None):
     with rt.sessions() as session:
         rows = [_row(session, letter, rt.settings.tracking_prefix)
                 for letter in letters_for(session, mine)]
+        from gateway.blueprints.letters_paper import _to_post_row, _unaddressed
+
         waiting = letters_to_post(session, mine)
         unaddressed = _unaddressed(session, {item.complaint_id for item in waiting})
         to_post = [_to_post_row(item, rt.settings.tracking_prefix, item.complaint_id in unaddressed)
@@ -308,236 +303,6 @@ def _inside(root: Path, relative: str) -> Path:
     return path
 
 
-# --- review and submit ----------------------------------------------------------------------
-
-
-@bp.get("/<int:letter_id>")
-@require_roles(*CLERKS)
-def review(letter_id: int):
-    rt = _rt()
-    with rt.sessions() as session:
-        letter = _letter_or_404(session, letter_id)
-        knowledge = rt.conversation(session).knowledge
-        view = _review_view(session, letter, rt.settings.tracking_prefix)
-    return render_template("letters_review.html", letter=view, knowledge=knowledge, errors={},
-                           form=view["fields"], low_word=LOW_WORD)
-
-
-def _pages(letter: Letter) -> list[dict]:
-    """Each page with the words OCR read, line by line, the doubtful ones flagged."""
-    pages = []
-    for page in letter.pages:
-        words = json.loads(page.words) if page.words else []
-        lines: list[list[dict]] = []
-        for line, text, conf in words:
-            while len(lines) <= line:
-                lines.append([])
-            lines[line].append({"text": text, "conf": conf, "low": conf < LOW_WORD})
-        pages.append({"number": page.number, "confidence": page.confidence, "lines": lines,
-                      "language": page.language, "skew": page.skew_degrees,
-                      "rtl": page.language in ("ur", "ps")})
-    return pages
-
-
-def _review_view(session: Session, letter: Letter, prefix: str) -> dict:
-    pages = _pages(letter)
-    fields = dict(letter.fields)
-    fields.setdefault("language", letter.language or "en")
-    fields["text"] = letter.text or ""
-    tracking_number = None
-    if letter.complaint_id:
-        complaint = session.get(Complaint, letter.complaint_id)
-        tracking_number = tracking.display(complaint.tracking_number, prefix)
-    return {**_state(letter), "pages": pages, "fields": fields, "text": letter.text or "",
-            "tracking": tracking_number, "page_count": letter.page_count}
-
-
-@bp.post("/<int:letter_id>/submit")
-@require_roles(*CLERKS)
-def submit(letter_id: int):
-    """Check the review form and hand it on: the letter becomes a complaint entered by the
-    clerk, acknowledged by SMS (queued here) or by a printed letter."""
-    rt = _rt()
-    with rt.sessions() as session:
-        letter = _letter_or_404(session, letter_id)
-        knowledge = rt.conversation(session).knowledge
-        entry, errors = check_entry(request.form, knowledge)
-        if entry is None:
-            view = _review_view(session, letter, rt.settings.tracking_prefix)
-            return render_template("letters_review.html", letter=view, knowledge=knowledge,
-                                   errors=errors, form=request.form, low_word=LOW_WORD), 422
-    try:
-        with _transaction(rt) as session:
-            filed = letter_cases.file_letter(
-                session, letter_id, entry, clerk_id=g.staff.id, knowledge=knowledge,
-                prefix=rt.settings.tracking_prefix, letters_root=letters_dir(rt.settings),
-                attachments_dir=rt.attachments_dir)
-    except LetterStateError:  # submitted already (a double click, the back button)
-        return redirect(url_for("letters.review", letter_id=letter_id))
-    if filed.acknowledgement_id is not None:
-        rt.queue.enqueue(jobs.deliver, filed.acknowledgement_id)
-    return redirect(url_for("letters.review", letter_id=letter_id))
-
-
-@bp.post("/<int:letter_id>/read-again")
-@require_roles(*CLERKS)
-def read_again(letter_id: int):
-    rt = _rt()
-    with _transaction(rt) as session:
-        letter = _letter_or_404(session, letter_id)
-        try:
-            _read_again(letter)
-        except LetterStateError:
-            return redirect(url_for("letters.review", letter_id=letter_id))
-    rt.queue.enqueue(read_letter, letter_id)
-    return redirect(url_for("letters.index"))
-
-
-@bp.get("/<int:letter_id>/acknowledgement.pdf")
-@require_roles(*CLERKS)
-def acknowledgement_pdf(letter_id: int):
-    rt = _rt()
-    with rt.sessions() as session:
-        letter = _letter_or_404(session, letter_id)
-        if letter.complaint_id is None:
-            abort(404)
-        complaint = session.get(Complaint, letter.complaint_id)
-        citizen = session.get(Citizen, complaint.citizen_id)
-        knowledge = rt.conversation(session).knowledge
-        lang = complaint.language if complaint.language in catalog.LANGUAGES else "en"
-        ack = acknowledgement.Acknowledgement(
-            tracking=tracking.display(complaint.tracking_number, rt.settings.tracking_prefix), language=lang,
-            name=citizen.name, address=complaint.location_detail,
-            received=letter.created_at.date().isoformat(),
-            department=knowledge.name("department", complaint.department_code, lang) or "",
-            sla_days=knowledge.categories[complaint.category_code].sla_days
-            if complaint.category_code else 0)
-    pdf = acknowledgement.render(ack)
-    return send_file(io.BytesIO(pdf), mimetype="application/pdf", as_attachment=False,
-                     download_name=f"acknowledgement-{ack.tracking}.pdf", max_age=0)
-
-
-# --- confirmations given on paper or by phone ---------------------------------------------------
-
-
-@bp.route("/confirm", methods=["GET", "POST"])
-@require_roles(*CLERKS)
-def confirm():
-    rt = _rt()
-    if request.method == "GET":
-        return render_template("letters_confirm.html", errors={}, form={}, done=None)
-    try:
-        evidence = _evidence(rt, request.files.get("evidence"))
-        with _transaction(rt) as session:
-            done, reply = letter_cases.record_confirmation(
-                session, clerk_id=g.staff.id, number=request.form.get("tracking", ""),
-                satisfied=request.form.get("answer") == "satisfied",
-                via=request.form.get("via", "paper"), note=request.form.get("note", ""),
-                evidence=evidence, prefix=rt.settings.tracking_prefix,
-                attachments_dir=rt.attachments_dir)
-    except letter_cases.ConfirmationError as exc:
-        return render_template("letters_confirm.html", errors={exc.field: str(exc)},
-                               form=request.form, done=None), 422
-    rt.queue.enqueue(jobs.deliver, reply)
-    return render_template("letters_confirm.html", errors={}, form={}, done=done)
-
-
-def _evidence(rt, upload) -> letter_cases.Evidence | None:
-    """The scan of the citizen's answer, checked from its bytes like any letter."""
-    data = upload.read() if upload and upload.filename else b""
-    if not data:
-        return None
-    try:
-        scan = intake.check(data, limits(rt.settings))
-    except intake.UploadError as exc:
-        raise letter_cases.ConfirmationError("evidence", str(exc)) from None
-    return letter_cases.Evidence(upload.filename, data, scan.kind, scan.content_type)
-
-
-# --- letters to print and post -------------------------------------------------------------------
-
-def _to_post_row(item, prefix: str, unaddressed: bool = False) -> dict:
-    if item.message_id is None:
-        pdf = url_for("letters.acknowledgement_pdf", letter_id=item.letter_id)
-        posted = url_for("letters.acknowledgement_posted", complaint_id=item.complaint_id)
-    else:
-        pdf = url_for("letters.post_pdf", message_id=item.message_id)
-        posted = url_for("letters.posted", message_id=item.message_id)
-    what = t(f"kind_{item.kind}")
-    return {"id": item.message_id or f"ack-{item.complaint_id}", "pdf": pdf, "posted": posted,
-            "what": what if what != f"kind_{item.kind}" else item.kind.replace("_", " ").capitalize(),
-            "tracking": tracking.display(item.tracking_number, prefix) if item.tracking_number else "",
-            "language": t(f"lang_{item.language}") if item.language in catalog.LANGUAGES else "",
-            "since": item.since.strftime("%Y-%m-%d %H:%M"), "unaddressed": unaddressed}
-
-
-def _unaddressed(session: Session, complaint_ids: set[int | None]) -> set[int]:
-    """The complaints whose writer gave neither a name nor an address: their letters have
-    nothing to write on the envelope (the mailing label is empty)."""
-    ids = {i for i in complaint_ids if i is not None}
-    if not ids:
-        return set()
-    rows = session.execute(select(Complaint.id, Contact.address)
-                           .join(Contact, Contact.id == Complaint.contact_id)
-                           .where(Complaint.id.in_(ids), Contact.channel == letter_cases.CHANNEL))
-    return {complaint_id for complaint_id, address in rows if not post.mailing_label(address or "")}
-
-
-def _may_post(session: Session, complaint_id: int | None) -> bool:
-    """Admins, and the clerk who entered the letter the complaint came from."""
-    if g.staff.role == "admin":
-        return True
-    return complaint_id is not None and session.scalar(select(Letter.id).where(
-        Letter.complaint_id == complaint_id, Letter.clerk_id == g.staff.id)) is not None
-
-
-@bp.get("/post/<int:message_id>.pdf")
-@require_roles(*CLERKS)
-def post_pdf(message_id: int):
-    """The PDF an outbox row became, to print."""
-    rt = _rt()
-    with rt.sessions() as session:
-        message = session.get(Message, message_id)
-        if message is None or message.channel != letter_cases.CHANNEL or message.direction != "out" \
-                or not _may_post(session, message.complaint_id):
-            abort(404)
-        path = post.pdf_path(rt.settings.var_dir, message.provider_id)
-    if path is None or not path.is_file():
-        abort(404)  # not rendered yet (still queued) or never a letter
-    response = send_file(path, mimetype="application/pdf", download_name=f"letter-{message_id}.pdf",
-                         max_age=0)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
-
-
-@bp.post("/post/<int:message_id>/posted")
-@require_roles(*CLERKS)
-def posted(message_id: int):
-    """The clerk printed the letter and put it in the post: the outbox row is delivered."""
-    with _transaction(_rt()) as session:
-        message = session.get(Message, message_id)
-        if message is None or not _may_post(session, message.complaint_id):
-            abort(404)
-        try:
-            letter_cases.mark_posted(session, message_id, g.staff.id)
-        except letter_cases.NotToPost:
-            abort(404)
-    return redirect(url_for("letters.index") + "#to-post", 303)
-
-
-@bp.post("/acknowledgements/<int:complaint_id>/posted")
-@require_roles(*CLERKS)
-def acknowledgement_posted(complaint_id: int):
-    with _transaction(_rt()) as session:
-        if not _may_post(session, complaint_id):
-            abort(404)
-        try:
-            letter_cases.mark_acknowledgement_posted(session, complaint_id, g.staff.id)
-        except letter_cases.NotToPost:
-            abort(404)
-    return redirect(url_for("letters.index") + "#to-post", 303)
-
-
 # --- the officer's case page ---------------------------------------------------------------------
 
 
@@ -546,6 +311,8 @@ def letter_scans(complaint: Complaint) -> list[dict]:
     """The pages of the scanned letter a complaint came from, each with what OCR read (its
     doubtful words marked), for the officer's case page: empty unless the signed-in user's
     scope has the case (the page route checks it too; the images are checked again)."""
+    from gateway.blueprints.letters_review import _pages
+
     staff = current_user
     if complaint is None or complaint.channel != letter_cases.CHANNEL or not staff.is_authenticated \
             or not (scope.can_see(staff, complaint) or staff.role == "admin"):
@@ -557,3 +324,8 @@ def letter_scans(complaint: Complaint) -> list[dict]:
         return [{**page, "image": url_for("letters.page_image", letter_id=letter.id,
                                          number=page["number"])}
                 for page in _pages(letter)]
+
+
+# The routes of the review screen and of the paper work live beside this module (they use
+# the blueprint and the helpers above, so they are imported last).
+from gateway.blueprints import letters_paper, letters_review  # noqa: E402,F401

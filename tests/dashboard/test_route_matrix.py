@@ -104,7 +104,8 @@ def _by_level(levels: set[str]):
 # endpoint -> rule(role, variant) -> the status (or statuses) expected. A new endpoint fails
 # the test until it is classified here.
 EXPECT = {
-    "static": _always(REFUSED),  # the app ships no static folder
+    "static": _always(REFUSED),  # no such static file (the test asks for a made-up name)
+    "favicon": _always(OK),  # public: the site icon
     "health.healthz": _always(OK), "health.readyz": _always(OK), "metrics.metrics": _always(OK),
     "track.track": _always(OK),  # public status, no personal data (asserted below)
     "voice.prompt_audio": _always(REFUSED),  # no such prompt file
