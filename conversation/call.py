@@ -1,7 +1,9 @@
 """The phone call's dialogue: what the caller's keys mean, what the call says next, and
 every complaint decision a call makes (filing, status, confirming a resolution).
 
-    start -> language -> menu -> 1 district -> record      -> complaint filed, number read twice,
+    start -> language -> menu -> 1 district -> department -> record
+                                                           -> complaint filed (department, category,
+                                                              due date), number read twice,
                                                               then "against an officer or this
                                                               department?" (1 confidential)
                                  2 tracking                 -> status read, back to the menu
@@ -27,140 +29,41 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from conversation import catalog
-from conversation.actions import (
-    answer_resolution,
-    file_untriaged_complaint,
-    resolved_complaints,
-    status_key,
+from conversation.actions import answer_resolution, resolved_complaints, status_key
+from conversation.call_filing import DESCRIPTIONS, file_recorded, recording_message  # noqa: F401
+from conversation.call_types import (
+    Answered,
+    Ask,
+    CallError,
+    CallInput,
+    CallReply,
+    CallSettings,
+    Recording,
+    RecordVoice,
+    Render,
+    Speech,
+    Transfer,
 )
-from conversation.voice_prompts import digits, district_groups, spoken_digits
+from conversation.voice_prompts import digits, district_groups, phone_departments, spoken_digits
 from storage import lifecycle, tracking
 from storage.calls import ENDED, Call, find_call, remember_answer, start_call
-from storage.messages import contact_for, insert_inbound, queue_outbound
-from storage.models import Citizen, Complaint, Contact, District, Message, utcnow
+from storage.messages import contact_for, insert_inbound
+from storage.models import Citizen, Complaint, Contact, District, utcnow
 
 log = logging.getLogger("ikhtiyar.voice")
 
 # Every step a webhook may name (the channel's follow-up URLs).
-STEPS = ("start", "language", "menu", "district", "record", "confidential", "tracking", "confirm_number",
+STEPS = ("start", "language", "menu", "district", "department", "record", "confidential", "tracking", "confirm_number",
          "confirm", "reason", "dial", "voicemail", "done")
 LANGUAGE_KEYS = {"1": "ur", "2": "ps", "3": "en"}
 MAX_SILENT = 2  # silent answers in a row before goodbye
 MAX_WRONG = 3  # wrong answers in a row before goodbye
-# What officers read on the case until someone has listened (not citizen-facing).
-DESCRIPTIONS = {
-    "complaint": "Complaint recorded by phone ({seconds} s): listen to the recording.",
-    "voicemail": "Voicemail for the call centre ({seconds} s): listen to the recording.",
-}
 REASON_NOTE = "Not satisfied with the resolution; reason recorded by phone ({seconds} s): listen to the recording."
-
-
-class CallError(ValueError):
-    """A request that is not a usable step of a call (no CallSid)."""
-
-
-# --- what the channel hands in ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Recording:
-    url: str
-    sid: str | None = None
-    seconds: int | None = None
-
-
-@dataclass(frozen=True)
-class CallInput:
-    """One step of a call, as the channel understood the provider's request."""
-
-    call_sid: str
-    caller: str | None = None  # the caller's number (E.164); None when withheld
-    keys: str = ""  # keypad keys pressed (digits, * and #)
-    speech: str = ""  # what speech recognition heard, if anything
-    recording: Recording | None = None
-    hung_up: bool = False  # the caller hung up while being recorded
-    connected: bool | None = None  # a transfer to the call centre: answered or not
-    status: str = ""  # the call's status (in-progress, completed, busy ...)
-    raw: dict = field(default_factory=dict)  # the provider's request, kept on stored messages
-
-
-# --- what the dialogue answers ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Speech:
-    """Prompts (voice_prompts names) said one after the other in one language."""
-
-    names: tuple[str, ...]
-    lang: str
-
-
-@dataclass(frozen=True)
-class Ask:
-    """Say ``speech`` while waiting for keys; a menu is numbered options read aloud."""
-
-    speech: tuple[Speech, ...]
-    digits: int | None = 1  # how many keys make the answer; None: up to the finish key
-    finish_on_key: str = "#"
-    timeout: int = 6  # seconds of silence that count as no answer
-    speech_language: str | None = None  # also accept a spoken answer in this language
-    hints: tuple[str, ...] = ()  # the words a spoken answer is likely to use
-
-
-@dataclass(frozen=True)
-class RecordVoice:
-    """Record the caller after a beep; no recording at all comes back as an empty answer."""
-
-    max_seconds: int
-    finish_on_key: str = "#"
-    silence_seconds: int = 5
-
-
-@dataclass(frozen=True)
-class Transfer:
-    """Connect the caller to a person; the outcome comes back as ``connected``."""
-
-    number: str
-    timeout: int = 30
-
-
-@dataclass
-class CallReply:
-    step: str  # the step that takes the next answer
-    seq: int  # its sequence number
-    lang: str
-    speech: list[Speech] = field(default_factory=list)
-    then: Ask | RecordVoice | Transfer | None = None
-    hang_up: bool = False
-
-
-Render = Callable[[CallReply], str]
-
-
-@dataclass
-class Answered:
-    """What the channel answers, and the jobs to queue once the transaction has committed."""
-
-    text: str = ""
-    deliver: list[int] = field(default_factory=list)  # outbox rows (the tracking-number SMS)
-    fetch: list[int] = field(default_factory=list)  # inbound messages whose recording to download
-
-
-@dataclass(frozen=True)
-class CallSettings:
-    tracking_prefix: str = "KP"
-    call_centre: str | None = None
-    office_open: Callable[[datetime], bool] | None = None
-    record_seconds: int = 120
-    reason_seconds: int = 60
-    gather_seconds: int = 6
 
 
 # --- one step being answered ------------------------------------------------------------
@@ -278,7 +181,7 @@ class PhoneDialogue:
             return done
         _keep_recording(call, inp.recording)
         if call.complaint_id is not None:
-            message_id = self._recording_message(session, call)
+            message_id = recording_message(session, call)
             if message_id is not None:
                 done.fetch.append(message_id)
         elif call.ended:
@@ -378,7 +281,27 @@ class PhoneDialogue:
         if district is None:
             return self._wrong(turn, ["voice_district_unknown"], self._district)
         turn.remember(district=district.code)
-        self._record(turn, ["voice_district_chosen", f"district_{district.code}"])
+        self._department(turn, ["voice_district_chosen", f"district_{district.code}"])
+
+    def _department(self, turn: _Turn, before: Sequence[str] = ()) -> None:
+        """The department the complaint is about, by keypad: it decides whose queue the
+        complaint lands in (and its category and due date, see conversation.call_filing)."""
+        turn.enter("department")
+        turn.say(before)
+        turn.ask(_speech(["voice_ask_department", "departments_menu"], turn.lang), timeout=8,
+                 speech_input=False)
+
+    def _on_department(self, turn: _Turn) -> None:
+        key = turn.keys[:1]
+        if key == "*":
+            return self._department(turn)
+        if not key:
+            return self._silent(turn, self._department)
+        chosen = next((d for d in phone_departments() if d.key == key), None)
+        if chosen is None:
+            return self._wrong(turn, ["voice_invalid_choice"], self._department)
+        turn.remember(department=chosen.code)
+        self._record(turn, ["voice_department_chosen", f"department_{chosen.code}"])
 
     def _record(self, turn: _Turn, before: Sequence[str] = (), purpose: str = "complaint") -> None:
         turn.enter("record" if purpose == "complaint" else "voicemail")
@@ -432,45 +355,8 @@ class PhoneDialogue:
 
     def _file(self, session: Session, call: Call, raw: dict, done: Answered, *,
               incomplete: bool) -> Complaint:
-        """File the recorded complaint once (whichever request comes first), queue the
-        recording's download and the tracking number's SMS."""
-        if call.complaint_id is not None:
-            return session.get(Complaint, call.complaint_id)
-        contact = session.get(Contact, call.contact_id)
-        lang = call.language or "ur"
-        purpose = call.recording_purpose or "complaint"
-        message, _new = insert_inbound(
-            session, contact, channel="voice", provider_id=f"{call.call_sid}:{call.recording_sid or 'recording'}",
-            text="", language=lang, raw=json.dumps(raw, ensure_ascii=False),
-            payload={"media": [{"url": call.recording_url, "content_type": "audio/wav"}],
-                     "call_sid": call.call_sid, "recording_sid": call.recording_sid,
-                     "duration": call.recording_duration, "step": purpose})
-        message.status = "processed"  # the call has answered it; no conversation turn to run
-        complaint = file_untriaged_complaint(
-            session, contact, message, language=lang,
-            description=DESCRIPTIONS[purpose].format(seconds=call.recording_duration or 0),
-            district_code=(call.data or {}).get("district") if purpose == "complaint" else None,
-            incomplete=incomplete)
-        call.complaint_id = complaint.id
-        done.fetch.append(message.id)
-        number = None if (call.data or {}).get("anonymous") else contact.address
-        if number:
-            sms_contact = contact_for(session, "sms", number)
-            shown = tracking.display(complaint.tracking_number, self.settings.tracking_prefix)
-            text = catalog.text("voice_sms_tracking", lang, short=True, tracking=shown)
-            out = queue_outbound(session, sms_contact, text, kind="tracking_number",
-                                 complaint_id=complaint.id, language=lang,
-                                 extras={"key": "voice_sms_tracking"})
-            session.flush()
-            done.deliver.append(out.id)
-        return complaint
-
-    @staticmethod
-    def _recording_message(session: Session, call: Call) -> int | None:
-        """The inbound message that carried the call's filed recording."""
-        return session.scalar(select(Message.id).where(
-            Message.channel == "voice",
-            Message.provider_id == f"{call.call_sid}:{call.recording_sid or 'recording'}"))
+        return file_recorded(session, call, raw, done, prefix=self.settings.tracking_prefix,
+                             incomplete=incomplete)
 
     # --- 2: the status of a complaint ------------------------------------------------------
 
