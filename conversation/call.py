@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from conversation import catalog
 from conversation.actions import answer_resolution, resolved_complaints, status_key
 from conversation.call_filing import DESCRIPTIONS, file_recorded, recording_message  # noqa: F401
+from conversation.call_turn import Turn, speech
 from conversation.call_types import (
     Answered,
     Ask,
@@ -49,13 +50,28 @@ from conversation.call_types import (
     Speech,
     Transfer,
 )
-from conversation.voice_prompts import digits, district_groups, phone_departments, spoken_digits
+from conversation.voice_prompts import digits, district_groups, phone_departments
 from storage import lifecycle, tracking
 from storage.calls import ENDED, Call, find_call, remember_answer, start_call
 from storage.messages import contact_for, insert_inbound
 from storage.models import Citizen, Complaint, Contact, District, utcnow
 
 log = logging.getLogger("ikhtiyar.voice")
+# The channel (twiml, inbound, the simulator) imports the dialogue's vocabulary from here.
+__all__ = [
+    "STEPS",
+    "Answered",
+    "Ask",
+    "CallError",
+    "CallInput",
+    "CallReply",
+    "CallSettings",
+    "PhoneDialogue",
+    "RecordVoice",
+    "Recording",
+    "Speech",
+    "Transfer",
+]
 
 # Every step a webhook may name (the channel's follow-up URLs).
 STEPS = ("start", "language", "menu", "district", "department", "record", "confidential", "tracking", "confirm_number",
@@ -64,68 +80,6 @@ LANGUAGE_KEYS = {"1": "ur", "2": "ps", "3": "en"}
 MAX_SILENT = 2  # silent answers in a row before goodbye
 MAX_WRONG = 3  # wrong answers in a row before goodbye
 REASON_NOTE = "Not satisfied with the resolution; reason recorded by phone ({seconds} s): listen to the recording."
-
-
-# --- one step being answered ------------------------------------------------------------
-
-
-class _Turn:
-    def __init__(self, session: Session, call: Call, inp: CallInput, gather_seconds: int) -> None:
-        self.session, self.call, self.inp = session, call, inp
-        self.speech: list[Speech] = []
-        self.then: Ask | RecordVoice | Transfer | None = None
-        self.ends = False  # the reply ends the call
-        self.done = Answered()
-        self.repeating = False
-        self.gather_seconds = gather_seconds
-
-    @property
-    def lang(self) -> str:
-        return self.call.language or "ur"
-
-    @property
-    def keys(self) -> str:
-        """The keys pressed, or the digits a recognised utterance said."""
-        return self.inp.keys.strip() or spoken_digits(self.inp.speech)
-
-    def say(self, names: Sequence[str], lang: str | None = None) -> None:
-        if names:
-            self.speech.append(Speech(tuple(names), lang or self.lang))
-
-    def enter(self, step: str) -> None:
-        """Make ``step`` the call's current step; a fresh step starts with no misses."""
-        self.call.step = step
-        if not self.repeating:
-            self.call.data = {**(self.call.data or {}), "silent": 0, "wrong": 0}
-
-    def ask(self, *speech: Speech, digits: int | None = 1, timeout: int | None = None,
-            speech_input: bool = True) -> None:
-        spoken = speech_input and digits == 1 and self.call.language is not None
-        self.then = Ask(
-            tuple(s for s in speech if s.names), digits=digits, timeout=timeout or self.gather_seconds,
-            speech_language=self.lang if spoken else None,
-            hints=tuple(catalog.text(f"voice_digit_{d}", self.lang) for d in range(10)) if spoken else ())
-
-    def hang_up(self, names: Sequence[str]) -> None:
-        self.say(names)
-        self.ends = True
-        self.enter("done")
-
-    def bump(self, counter: str) -> int:
-        data = dict(self.call.data or {})
-        data[counter] = data.get(counter, 0) + 1
-        self.call.data = data
-        return data[counter]
-
-    def remember(self, **values: object) -> None:
-        self.call.data = {**(self.call.data or {}), **values}
-
-    def reply(self) -> CallReply:
-        return CallReply(self.call.step, self.call.seq, self.lang, self.speech, self.then, self.ends)
-
-
-def _speech(names: Sequence[str], lang: str) -> Speech:
-    return Speech(tuple(names), lang)
 
 
 # --- the dialogue -----------------------------------------------------------------------
@@ -157,9 +111,9 @@ class PhoneDialogue:
             # A request of a step already answered and forgotten, or out of turn: say again
             # what the call is at, rather than act twice.
             return Answered(kept[max(kept, key=int)])
-        turn = _Turn(session, call, inp, self.settings.gather_seconds)
+        turn = Turn(session, call, inp, self.settings.gather_seconds)
         call.seq = seq + 1
-        handler: Callable[[_Turn], None] = getattr(self, f"_on_{call.step}", self._on_done)
+        handler: Callable[[Turn], None] = getattr(self, f"_on_{call.step}", self._on_done)
         handler(turn)
         turn.done.text = render(turn.reply())
         remember_answer(call, seq, turn.done.text)
@@ -216,22 +170,22 @@ class PhoneDialogue:
             call.data = {**(call.data or {}), "anonymous": number is None}
         return call
 
-    def _on_start(self, turn: _Turn) -> None:
+    def _on_start(self, turn: Turn) -> None:
         if turn.call.language:  # remembered from an earlier call from this number
             turn.say(["voice_welcome"])
             self._menu(turn)
         else:
             self._language_menu(turn, welcome=True)
 
-    def _language_menu(self, turn: _Turn, before: Sequence[str] = (), welcome: bool = False) -> None:
+    def _language_menu(self, turn: Turn, before: Sequence[str] = (), welcome: bool = False) -> None:
         turn.enter("language")
         turn.say(before)
         # Each option in its own language: the caller has not chosen one yet.
-        turn.ask(_speech(["voice_welcome"] if welcome else [], "ur"),
-                 *(_speech(["voice_language_choice"], lang) for lang in ("ur", "ps", "en")),
+        turn.ask(speech(["voice_welcome"] if welcome else [], "ur"),
+                 *(speech(["voice_language_choice"], lang) for lang in ("ur", "ps", "en")),
                  speech_input=False)
 
-    def _on_language(self, turn: _Turn) -> None:
+    def _on_language(self, turn: Turn) -> None:
         key = turn.keys[:1]
         if not key:
             return self._silent(turn, lambda t, b: self._language_menu(t, b))
@@ -245,12 +199,12 @@ class PhoneDialogue:
 
     # --- the main menu ---------------------------------------------------------------------
 
-    def _menu(self, turn: _Turn, before: Sequence[str] = ()) -> None:
+    def _menu(self, turn: Turn, before: Sequence[str] = ()) -> None:
         turn.enter("menu")
         turn.say(before)
-        turn.ask(_speech(["voice_main_menu"], turn.lang))
+        turn.ask(speech(["voice_main_menu"], turn.lang))
 
-    def _on_menu(self, turn: _Turn) -> None:
+    def _on_menu(self, turn: Turn) -> None:
         key = turn.keys[:1]
         if not key:
             return self._silent(turn, self._menu)
@@ -262,14 +216,14 @@ class PhoneDialogue:
 
     # --- 1: a new complaint ----------------------------------------------------------------
 
-    def _district(self, turn: _Turn, before: Sequence[str] = (), codes: bool = False) -> None:
+    def _district(self, turn: Turn, before: Sequence[str] = (), codes: bool = False) -> None:
         turn.enter("district")
         turn.say(before)
         names = ["voice_district_codes", *district_groups()] if codes else []
-        turn.ask(_speech([*names, "voice_ask_district"], turn.lang), digits=2, timeout=8,
+        turn.ask(speech([*names, "voice_ask_district"], turn.lang), digits=2, timeout=8,
                  speech_input=False)
 
-    def _on_district(self, turn: _Turn) -> None:
+    def _on_district(self, turn: Turn) -> None:
         pressed = turn.keys.replace("#", "")
         if "*" in pressed:
             return self._district(turn, codes=True)
@@ -283,15 +237,15 @@ class PhoneDialogue:
         turn.remember(district=district.code)
         self._department(turn, ["voice_district_chosen", f"district_{district.code}"])
 
-    def _department(self, turn: _Turn, before: Sequence[str] = ()) -> None:
+    def _department(self, turn: Turn, before: Sequence[str] = ()) -> None:
         """The department the complaint is about, by keypad: it decides whose queue the
         complaint lands in (and its category and due date, see conversation.call_filing)."""
         turn.enter("department")
         turn.say(before)
-        turn.ask(_speech(["voice_ask_department", "departments_menu"], turn.lang), timeout=8,
+        turn.ask(speech(["voice_ask_department", "departments_menu"], turn.lang), timeout=8,
                  speech_input=False)
 
-    def _on_department(self, turn: _Turn) -> None:
+    def _on_department(self, turn: Turn) -> None:
         key = turn.keys[:1]
         if key == "*":
             return self._department(turn)
@@ -303,13 +257,13 @@ class PhoneDialogue:
         turn.remember(department=chosen.code)
         self._record(turn, ["voice_department_chosen", f"department_{chosen.code}"])
 
-    def _record(self, turn: _Turn, before: Sequence[str] = (), purpose: str = "complaint") -> None:
+    def _record(self, turn: Turn, before: Sequence[str] = (), purpose: str = "complaint") -> None:
         turn.enter("record" if purpose == "complaint" else "voicemail")
         turn.call.recording_purpose = purpose
         turn.say([*before, "voice_ask_recording" if purpose == "complaint" else "voice_leave_message"])
         turn.then = RecordVoice(self.settings.record_seconds)
 
-    def _on_record(self, turn: _Turn) -> None:
+    def _on_record(self, turn: Turn) -> None:
         if turn.inp.recording is None:
             purpose = turn.call.recording_purpose or "complaint"
             return self._silent(turn, lambda t, _b: self._record(t, ["voice_no_recording"], purpose))
@@ -326,12 +280,12 @@ class PhoneDialogue:
 
     _on_voicemail = _on_record
 
-    def _ask_confidential(self, turn: _Turn, before: Sequence[str] = ()) -> None:
+    def _ask_confidential(self, turn: Turn, before: Sequence[str] = ()) -> None:
         turn.enter("confidential")
         turn.say(before)
-        turn.ask(_speech(["voice_ask_confidential"], turn.lang))
+        turn.ask(speech(["voice_ask_confidential"], turn.lang))
 
-    def _on_confidential(self, turn: _Turn) -> None:
+    def _on_confidential(self, turn: Turn) -> None:
         """1: the complaint is against an officer or the department, hide the caller from it.
         Silence (or a hang-up) leaves the complaint filed as it is, not confidential."""
         key = turn.keys[:1]
@@ -360,12 +314,12 @@ class PhoneDialogue:
 
     # --- 2: the status of a complaint ------------------------------------------------------
 
-    def _ask_tracking(self, turn: _Turn, before: Sequence[str] = ()) -> None:
+    def _ask_tracking(self, turn: Turn, before: Sequence[str] = ()) -> None:
         turn.enter("tracking")
         turn.say(before)
-        turn.ask(_speech(["voice_ask_tracking"], turn.lang), digits=None, timeout=10, speech_input=False)
+        turn.ask(speech(["voice_ask_tracking"], turn.lang), digits=None, timeout=10, speech_input=False)
 
-    def _on_tracking(self, turn: _Turn) -> None:
+    def _on_tracking(self, turn: Turn) -> None:
         pressed = "".join(ch for ch in turn.keys if ch.isdigit())
         if not pressed:
             return self._silent(turn, self._ask_tracking)
@@ -384,14 +338,14 @@ class PhoneDialogue:
     # and only a resolved complaint of the caller's own number is asked about. Every other
     # number gets the same "nothing to confirm", so a caller learns nothing of others' cases.
 
-    def _start_confirm(self, turn: _Turn, before: Sequence[str] = ()) -> None:
+    def _start_confirm(self, turn: Turn, before: Sequence[str] = ()) -> None:
         if (turn.call.data or {}).get("anonymous"):
             return self._menu(turn, [*before, "voice_confirm_none"])
         turn.enter("confirm_number")
         turn.say(before)
-        turn.ask(_speech(["voice_ask_tracking"], turn.lang), digits=None, timeout=10, speech_input=False)
+        turn.ask(speech(["voice_ask_tracking"], turn.lang), digits=None, timeout=10, speech_input=False)
 
-    def _on_confirm_number(self, turn: _Turn) -> None:
+    def _on_confirm_number(self, turn: Turn) -> None:
         pressed = "".join(ch for ch in turn.keys if ch.isdigit())
         if not pressed:
             return self._silent(turn, self._start_confirm)
@@ -404,14 +358,14 @@ class PhoneDialogue:
         turn.remember(confirm=waiting[0].id, keyed=pressed)
         self._confirm(turn)
 
-    def _confirm(self, turn: _Turn, before: Sequence[str] = ()) -> None:
+    def _confirm(self, turn: Turn, before: Sequence[str] = ()) -> None:
         turn.enter("confirm")
         turn.say(before)
         complaint = turn.session.get(Complaint, turn.call.data["confirm"])
-        turn.ask(_speech(["voice_complaint_number", *digits(complaint.tracking_number),
+        turn.ask(speech(["voice_complaint_number", *digits(complaint.tracking_number),
                           "voice_confirm_question"], turn.lang))
 
-    def _on_confirm(self, turn: _Turn) -> None:
+    def _on_confirm(self, turn: Turn) -> None:
         key = turn.keys[:1]
         if not key:
             return self._silent(turn, self._confirm)
@@ -444,7 +398,7 @@ class PhoneDialogue:
         turn.say(["voice_confirm_reopened", "voice_ask_reason"])
         turn.then = RecordVoice(self.settings.reason_seconds)
 
-    def _on_reason(self, turn: _Turn) -> None:
+    def _on_reason(self, turn: Turn) -> None:
         said: list[str] = []
         if turn.inp.recording is not None:
             self._keep_reason(turn.session, turn.call, turn.inp.recording, turn.inp.raw, turn.done)
@@ -480,7 +434,7 @@ class PhoneDialogue:
 
     # --- 0: a person, or a voicemail -------------------------------------------------------
 
-    def _person(self, turn: _Turn) -> None:
+    def _person(self, turn: Turn) -> None:
         s = self.settings
         if s.call_centre and s.office_open and s.office_open(utcnow()):
             turn.enter("dial")
@@ -489,7 +443,7 @@ class PhoneDialogue:
         else:
             self._record(turn, ["voice_office_closed"], purpose="voicemail")
 
-    def _on_dial(self, turn: _Turn) -> None:
+    def _on_dial(self, turn: Turn) -> None:
         if turn.inp.connected:
             turn.hang_up(["voice_goodbye"])
         else:
@@ -497,20 +451,20 @@ class PhoneDialogue:
 
     # --- silence, wrong keys, the end ------------------------------------------------------
 
-    def _silent(self, turn: _Turn, again: Callable) -> None:
+    def _silent(self, turn: Turn, again: Callable) -> None:
         if turn.bump("silent") >= MAX_SILENT:
             return turn.hang_up(["voice_goodbye_no_input"])
         turn.repeating = True
         again(turn, ["voice_no_input"])
 
-    def _wrong(self, turn: _Turn, said: list[str], again: Callable) -> None:
+    def _wrong(self, turn: Turn, said: list[str], again: Callable) -> None:
         turn.remember(silent=0)
         if turn.bump("wrong") >= MAX_WRONG:
             return turn.hang_up([*said, "voice_goodbye"])
         turn.repeating = True
         again(turn, said)
 
-    def _on_done(self, turn: _Turn) -> None:
+    def _on_done(self, turn: Turn) -> None:
         turn.ends = True
 
 
