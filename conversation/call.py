@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from conversation import catalog
 from conversation.actions import answer_resolution, resolved_complaints, status_key
 from conversation.call_filing import DESCRIPTIONS, file_recorded, recording_message  # noqa: F401
+from conversation.call_survey import SURVEY_STEPS, SurveySteps
 from conversation.call_turn import Turn, speech
 from conversation.call_types import (
     Answered,
@@ -74,7 +75,7 @@ __all__ = [
 ]
 
 # Every step a webhook may name (the channel's follow-up URLs).
-STEPS = ("start", "language", "menu", "district", "department", "record", "confidential", "tracking", "confirm_number",
+STEPS = (*SURVEY_STEPS, "start", "language", "menu", "district", "department", "record", "confidential", "tracking", "confirm_number",
          "confirm", "reason", "dial", "voicemail", "done")
 LANGUAGE_KEYS = {"1": "ur", "2": "ps", "3": "en"}
 MAX_SILENT = 2  # silent answers in a row before goodbye
@@ -85,7 +86,7 @@ REASON_NOTE = "Not satisfied with the resolution; reason recorded by phone ({sec
 # --- the dialogue -----------------------------------------------------------------------
 
 
-class PhoneDialogue:
+class PhoneDialogue(SurveySteps):
     """The steps of the phone line. Holds no call state: that is in the calls table."""
 
     def __init__(self, settings: CallSettings) -> None:
@@ -396,7 +397,10 @@ class PhoneDialogue:
         turn.enter("reason")
         turn.remember(reason_for=complaint.id)
         turn.say(["voice_confirm_reopened", "voice_ask_reason"])
-        turn.then = RecordVoice(self.settings.reason_seconds)
+        turn.then = self._reason_recording()
+
+    def _reason_recording(self) -> RecordVoice:
+        return RecordVoice(self.settings.reason_seconds)
 
     def _on_reason(self, turn: Turn) -> None:
         said: list[str] = []
@@ -407,6 +411,8 @@ class PhoneDialogue:
         if turn.inp.hung_up:
             turn.enter("done")
             return
+        if (turn.call.data or {}).get("survey"):  # the call we placed asks nothing more
+            return turn.hang_up([*said, "voice_goodbye"])
         # No recording (the caller said nothing): the reason is optional, go on.
         self._menu(turn, said)
 
