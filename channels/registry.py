@@ -14,6 +14,8 @@ Capabilities say what a citizen on the channel can do with a message:
     app-timeline   read and answered in the citizen's app session
     status-feed    published as a status for another system to read (Open311)
 
+A channel's ``fallback`` takes what it cannot deliver, at the same phone number.
+
 A channel with no configured provider (no Twilio account, no SMTP relay) hands its messages
 to its fallback channel when that one has a provider; a permanent failure (a call nobody
 answers, a number that cannot take calls) does the same (gateway.fallback). Without either
@@ -94,6 +96,9 @@ CHANNELS: tuple[ChannelType, ...] = (
     ChannelType("letter", "Letter", frozenset({"clerk-entry"}), _letter),
     ChannelType("app", "App", frozenset({"app-timeline"}), _app),
     ChannelType("open311", "Open311", frozenset({"status-feed"}), _open311),
+    # A chat held by Rasa's web widget (the action server's "web" sender ids): Rasa answers
+    # in the chat itself; what comes later (a status, a question) goes by SMS to a number.
+    ChannelType("web", "Web chat (Rasa)", frozenset({"rich-chat"}), lambda _settings: None, fallback="sms"),
 )
 BY_CODE = {c.code: c for c in CHANNELS}
 
