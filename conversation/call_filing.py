@@ -11,6 +11,7 @@ department menu, a department without categories) is filed *for triage*: no cate
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -32,18 +33,12 @@ DESCRIPTIONS = {
 }
 
 
-def category_for(session: Session, department: str | None, transcript: str | None = None,
-                 suggest=None) -> Category | None:
-    """The category a phone complaint about ``department`` is filed under: the classifier's
-    suggestion for the transcript when there is one and it names a category of that
-    department, else the department's first listed category; None without a department."""
+def category_for(session: Session, department: str | None) -> Category | None:
+    """The category a phone complaint about ``department`` is filed under until an officer
+    (or a transcript, see ``categorise_from_transcript``) says otherwise: the department's
+    first listed category; None without a department."""
     if department is None:
         return None
-    if transcript and suggest is not None:
-        code = suggest(transcript)
-        found = session.get(Category, code) if code else None
-        if found is not None and found.department_code == department:
-            return found
     listed = next((d.category for d in phone_departments() if d.code == department), None)
     found = session.get(Category, listed) if listed else None
     if found is None:  # a department not on the menu: its first category by code
@@ -60,7 +55,7 @@ def _triage_days(session: Session, department: str | None) -> int:
 
 
 def file_recorded(session: Session, call: Call, raw: dict, done: Answered, *, prefix: str,
-                  incomplete: bool, transcript: str | None = None, suggest=None) -> Complaint:
+                  incomplete: bool) -> Complaint:
     """File the call's recording once (whichever request comes first), queue the recording's
     download and the tracking number's SMS."""
     if call.complaint_id is not None:
@@ -77,7 +72,7 @@ def file_recorded(session: Session, call: Call, raw: dict, done: Answered, *, pr
                  "duration": call.recording_duration, "step": purpose})
     message.status = "processed"  # the call has answered it; no conversation turn to run
     department = data.get("department") if purpose == "complaint" else None
-    category = category_for(session, department, transcript, suggest)
+    category = category_for(session, department)
     complaint = Complaint(
         tracking_number=unused_tracking_number(session), citizen_id=contact.citizen_id,
         contact_id=contact.id, channel=contact.channel, language=lang, simulated=contact.simulated,
@@ -105,6 +100,28 @@ def file_recorded(session: Session, call: Call, raw: dict, done: Answered, *, pr
         session.flush()
         done.deliver.append(out.id)
     return complaint
+
+
+def categorise_from_transcript(session: Session, complaint: Complaint, transcript: str,
+                               knowledge) -> str | None:
+    """A transcript of the recording exists (the simulator's typed stand-in): the classifier's
+    confident suggestion (conversation.classifier, through ``knowledge.suggest_category``)
+    replaces the department's first category when it is one of the department the caller
+    chose (the caller's keypad choice decides the queue), and the due date follows its SLA.
+    Returns the new category code, or None when nothing changed."""
+    if (complaint.department_code is None or not transcript.strip() or knowledge is None
+            or complaint.state != "submitted"):  # an officer has taken it up: theirs to choose
+        return None
+    code = knowledge.suggest_category(transcript)
+    category = session.get(Category, code) if code else None
+    if category is None or category.department_code != complaint.department_code or code == complaint.category_code:
+        return None
+    complaint.category_code = category.code
+    complaint.due_at = complaint.created_at + timedelta(days=category.sla_days)
+    lifecycle.note(session, complaint, lifecycle.SYSTEM,
+                   f"Category suggested from the recording's transcript: {category.name_en}.",
+                   kind="category_suggested")
+    return category.code
 
 
 def recording_message(session: Session, call: Call) -> int | None:

@@ -84,8 +84,8 @@ def test_a_simulated_call_in_urdu_files_a_complaint_then_a_second_call_checks_it
     department = call.press("11")  # Peshawar
     assert names(department) == ["voice_district_chosen", "district_PSW", "voice_ask_department",
                                  "departments_menu"]
-    record = call.press("6")  # WSSC
-    assert names(record) == ["voice_department_chosen", "department_WSSC", "voice_ask_recording"]
+    record = call.press("5")  # Local Government
+    assert names(record) == ["voice_department_chosen", "department_LOCAL_GOVT", "voice_ask_recording"]
     assert call.last["expects"]["kind"] == "recording"
 
     done = call.say(COMPLAINT_UR)
@@ -94,6 +94,10 @@ def test_a_simulated_call_in_urdu_files_a_complaint_then_a_second_call_checks_it
         shown = tracking.display(complaint.tracking_number)
         assert (complaint.channel, complaint.language, complaint.district_code) == ("voice", "ur", "PSW")
         assert complaint.description == COMPLAINT_UR and not complaint.incomplete
+        # The typed text is a transcript: the classifier's category (garbage), not the
+        # department's first one (water supply), with its due date.
+        assert (complaint.department_code, complaint.category_code) == ("LOCAL_GOVT", "LOCAL_GOVT_GARBAGE")
+        assert complaint.due_at is not None
         message = s.scalars(select(Message).where(Message.complaint_id == complaint.id,
                                                   Message.direction == "in")).one()
         assert message.text == COMPLAINT_UR and not (message.payload.get("media") or [])
