@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from channels import log_sender
-from channels.delivery import Delivered, Outgoing, PermanentError
+from channels.delivery import Delivered, Outgoing, Rerouted
 
 Sender = Callable[[Outgoing], Delivered]
 
@@ -129,7 +129,7 @@ class NoProvider:
         self.channel, self.fallback = channel, fallback
 
     def __call__(self, outgoing: Outgoing) -> Delivered:
-        raise PermanentError(f"{self.channel} has no configured provider; sent by {self.fallback}")
+        raise Rerouted(f"{self.channel} has no configured provider; sent by {self.fallback}")
 
 
 def sender_for(channel: str, settings) -> Sender:

@@ -37,9 +37,12 @@ def _text(message: Message, channel: str, complaint: Complaint | None, prefix: s
         return message.body
 
 
-def hand_over(session: Session, message: Message, settings, reason: str) -> Message | None:
+def hand_over(session: Session, message: Message, settings, reason: str, *,
+              planned: bool = False) -> Message | None:
     """Queue ``message`` again on its channel's fallback; returns the new outbox row, or
-    None when there is no fallback (or the address is not one the fallback can reach)."""
+    None when there is no fallback (or the address is not one the fallback can reach).
+    ``planned``: the fallback is this message's route (channels.delivery.Rerouted), not a
+    failure the officers need to read about on the case's timeline."""
     channel = registry.fallback_for(message.channel, settings)
     payload = dict(message.payload or {})
     if channel is None or payload.get("fallback_row"):
@@ -60,7 +63,7 @@ def hand_over(session: Session, message: Message, settings, reason: str) -> Mess
         conversation.state = {**(conversation.state or {}), "satisfaction": complaint.id}
     session.flush()
     message.payload = {**payload, "fallback_row": copy.id}
-    if complaint is not None:
+    if complaint is not None and not planned:
         lifecycle.note(session, complaint, lifecycle.SYSTEM,
                        f"The {(message.kind or 'message').replace('_', ' ')} did not reach the citizen by "
                        f"{message.channel} ({reason}); sent by {channel} instead.",

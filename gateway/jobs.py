@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import defer, joinedload
 
-from channels.delivery import Delivered, Outgoing, PermanentError, TransientError
+from channels.delivery import Delivered, Outgoing, PermanentError, Rerouted, TransientError
 from conversation import catalog
 from gateway import fallback
 from gateway import mail_outbox as email_outbox
@@ -192,7 +192,8 @@ def _record(rt: rt_module.Runtime, message_id: int, carried_ids: list[int],
             message.attempts += 1
             advance_status(message, OutboxStatus.FAILED, error=str(outcome))
             # The registry's fallback channel (a call's question by SMS), else the officers are told.
-            copy = fallback.hand_over(session, message, rt.settings, str(outcome))
+            copy = fallback.hand_over(session, message, rt.settings, str(outcome),
+                                      planned=isinstance(outcome, Rerouted))
             if copy is not None:
                 handed_over = copy.id
             else:

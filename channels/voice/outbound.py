@@ -13,7 +13,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from channels.addresses import AddressError, phone_e164
-from channels.delivery import Delivered, Outgoing, PermanentError
+from channels.delivery import Delivered, Outgoing, PermanentError, Rerouted
 from channels.twilio.client import classify, client_for
 
 OUTBOUND_PATH = "/webhooks/twilio/voice/outbound"
@@ -21,6 +21,9 @@ STATUS_PATH = "/webhooks/twilio/voice/outbound/status"
 RING_SECONDS = 40  # how long the phone rings before Twilio reports no-answer
 # Twilio's final statuses of a call that nobody took: the question goes by SMS instead.
 NOT_ANSWERED = ("no-answer", "busy", "failed", "canceled")
+# What a call asks; anything else for a phone complainant (a status update, an officer's
+# message, a question) is text, and goes by the registry's fallback: SMS.
+CALL_KINDS = ("satisfaction_request", "satisfaction_reminder")
 
 
 def urls(public_url: str, key: str) -> tuple[str, str]:
@@ -43,6 +46,8 @@ class VoiceCallSender:
 
     def __call__(self, outgoing: Outgoing) -> Delivered:
         key = outgoing.extras.get("idempotency_key")
+        if outgoing.kind not in CALL_KINDS:
+            raise Rerouted(f"the phone line calls only to ask about satisfaction, not for a {outgoing.kind}")
         if not self.settings.public_url:
             raise PermanentError("placing a call needs IKHTIYAR_PUBLIC_URL (Twilio fetches the call's TwiML there)")
         if not self.caller_id:

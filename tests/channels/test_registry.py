@@ -88,7 +88,7 @@ def test_a_call_that_cannot_be_placed_goes_by_sms(trt, twilio_errors):
     rt = reconfigure(trt, twilio_api_url=twilio_errors.url, public_url=None, twilio_hosts="localhost")
     with transaction(rt.sessions) as s:
         contact = contact_for(s, "voice", "+923001234567")
-        row = queue_outbound(s, contact, "Update on your complaint.", kind="status_update")
+        row = queue_outbound(s, contact, "Are you satisfied?", kind="satisfaction_request")
         s.flush()
         row_id = row.id
     jobs.deliver(row_id)
@@ -96,4 +96,21 @@ def test_a_call_that_cannot_be_placed_goes_by_sms(trt, twilio_errors):
     [voice] = _outbox(rt, "voice")
     assert voice.status == "failed" and "IKHTIYAR_PUBLIC_URL" in voice.error
     [sms] = _outbox(rt, "sms")
-    assert sms.status == "sent" and sms.text == "Update on your complaint."
+    assert sms.status == "sent" and sms.text == "Are you satisfied?"
+    assert not [r for r in twilio_errors.requests if "Url" in r]  # no call was placed
+
+
+def test_a_phone_complainants_status_update_goes_by_sms_not_a_call(trt, twilio_errors):
+    rt = reconfigure(trt, twilio_api_url=twilio_errors.url)
+    with transaction(rt.sessions) as s:
+        contact = contact_for(s, "voice", "+923001234567")
+        row = queue_outbound(s, contact, "Your complaint is being worked on.", kind="status_update")
+        s.flush()
+        row_id = row.id
+    jobs.deliver(row_id)
+    rt.queue.run_due()
+    [voice] = _outbox(rt, "voice")
+    assert voice.status == "failed" and "only to ask about satisfaction" in voice.error
+    [sms] = _outbox(rt, "sms")
+    assert sms.status == "sent" and twilio_errors.requests[-1]["Body"].endswith("worked on.")
+    assert not [r for r in twilio_errors.requests if "Url" in r]
