@@ -32,3 +32,8 @@ class TransientError(Exception):
 
 class PermanentError(Exception):
     """Do not try again: invalid number, opted out, outside the allowed window ..."""
+
+
+class Rerouted(PermanentError):
+    """Not this channel's to carry (no provider configured, a kind it does not send): the
+    registry's fallback channel takes it, as planned rather than as a failure."""

@@ -1,7 +1,9 @@
 """The phone call's dialogue: what the caller's keys mean, what the call says next, and
 every complaint decision a call makes (filing, status, confirming a resolution).
 
-    start -> language -> menu -> 1 district -> record      -> complaint filed, number read twice,
+    start -> language -> menu -> 1 district -> department -> record
+                                                           -> complaint filed (department, category,
+                                                              due date), number read twice,
                                                               then "against an officer or this
                                                               department?" (1 confidential)
                                  2 tracking                 -> status read, back to the menu
@@ -27,208 +29,64 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from conversation import catalog
-from conversation.actions import (
-    answer_resolution,
-    file_untriaged_complaint,
-    resolved_complaints,
-    status_key,
+from conversation.actions import status_key
+from conversation.call_confirm import ConfirmSteps
+from conversation.call_filing import DESCRIPTIONS, file_recorded, recording_message  # noqa: F401
+from conversation.call_survey import SURVEY_STEPS, SurveySteps
+from conversation.call_turn import Turn, speech
+from conversation.call_types import (
+    Answered,
+    Ask,
+    CallError,
+    CallInput,
+    CallReply,
+    CallSettings,
+    Recording,
+    RecordVoice,
+    Render,
+    Speech,
+    Transfer,
 )
-from conversation.voice_prompts import digits, district_groups, spoken_digits
+from conversation.voice_prompts import digits, district_groups, phone_departments
 from storage import lifecycle, tracking
 from storage.calls import ENDED, Call, find_call, remember_answer, start_call
-from storage.messages import contact_for, insert_inbound, queue_outbound
-from storage.models import Citizen, Complaint, Contact, District, Message, utcnow
+from storage.messages import contact_for, insert_inbound
+from storage.models import Citizen, Complaint, Contact, District, utcnow
 
 log = logging.getLogger("ikhtiyar.voice")
+# The channel (twiml, inbound, the simulator) imports the dialogue's vocabulary from here.
+__all__ = [
+    "STEPS",
+    "Answered",
+    "Ask",
+    "CallError",
+    "CallInput",
+    "CallReply",
+    "CallSettings",
+    "PhoneDialogue",
+    "RecordVoice",
+    "Recording",
+    "Speech",
+    "Transfer",
+]
 
 # Every step a webhook may name (the channel's follow-up URLs).
-STEPS = ("start", "language", "menu", "district", "record", "confidential", "tracking", "confirm_number",
+STEPS = (*SURVEY_STEPS, "start", "language", "menu", "district", "department", "record", "confidential", "tracking", "confirm_number",
          "confirm", "reason", "dial", "voicemail", "done")
 LANGUAGE_KEYS = {"1": "ur", "2": "ps", "3": "en"}
 MAX_SILENT = 2  # silent answers in a row before goodbye
 MAX_WRONG = 3  # wrong answers in a row before goodbye
-# What officers read on the case until someone has listened (not citizen-facing).
-DESCRIPTIONS = {
-    "complaint": "Complaint recorded by phone ({seconds} s): listen to the recording.",
-    "voicemail": "Voicemail for the call centre ({seconds} s): listen to the recording.",
-}
-REASON_NOTE = "Not satisfied with the resolution; reason recorded by phone ({seconds} s): listen to the recording."
-
-
-class CallError(ValueError):
-    """A request that is not a usable step of a call (no CallSid)."""
-
-
-# --- what the channel hands in ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Recording:
-    url: str
-    sid: str | None = None
-    seconds: int | None = None
-
-
-@dataclass(frozen=True)
-class CallInput:
-    """One step of a call, as the channel understood the provider's request."""
-
-    call_sid: str
-    caller: str | None = None  # the caller's number (E.164); None when withheld
-    keys: str = ""  # keypad keys pressed (digits, * and #)
-    speech: str = ""  # what speech recognition heard, if anything
-    recording: Recording | None = None
-    hung_up: bool = False  # the caller hung up while being recorded
-    connected: bool | None = None  # a transfer to the call centre: answered or not
-    status: str = ""  # the call's status (in-progress, completed, busy ...)
-    raw: dict = field(default_factory=dict)  # the provider's request, kept on stored messages
-
-
-# --- what the dialogue answers ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Speech:
-    """Prompts (voice_prompts names) said one after the other in one language."""
-
-    names: tuple[str, ...]
-    lang: str
-
-
-@dataclass(frozen=True)
-class Ask:
-    """Say ``speech`` while waiting for keys; a menu is numbered options read aloud."""
-
-    speech: tuple[Speech, ...]
-    digits: int | None = 1  # how many keys make the answer; None: up to the finish key
-    finish_on_key: str = "#"
-    timeout: int = 6  # seconds of silence that count as no answer
-    speech_language: str | None = None  # also accept a spoken answer in this language
-    hints: tuple[str, ...] = ()  # the words a spoken answer is likely to use
-
-
-@dataclass(frozen=True)
-class RecordVoice:
-    """Record the caller after a beep; no recording at all comes back as an empty answer."""
-
-    max_seconds: int
-    finish_on_key: str = "#"
-    silence_seconds: int = 5
-
-
-@dataclass(frozen=True)
-class Transfer:
-    """Connect the caller to a person; the outcome comes back as ``connected``."""
-
-    number: str
-    timeout: int = 30
-
-
-@dataclass
-class CallReply:
-    step: str  # the step that takes the next answer
-    seq: int  # its sequence number
-    lang: str
-    speech: list[Speech] = field(default_factory=list)
-    then: Ask | RecordVoice | Transfer | None = None
-    hang_up: bool = False
-
-
-Render = Callable[[CallReply], str]
-
-
-@dataclass
-class Answered:
-    """What the channel answers, and the jobs to queue once the transaction has committed."""
-
-    text: str = ""
-    deliver: list[int] = field(default_factory=list)  # outbox rows (the tracking-number SMS)
-    fetch: list[int] = field(default_factory=list)  # inbound messages whose recording to download
-
-
-@dataclass(frozen=True)
-class CallSettings:
-    tracking_prefix: str = "KP"
-    call_centre: str | None = None
-    office_open: Callable[[datetime], bool] | None = None
-    record_seconds: int = 120
-    reason_seconds: int = 60
-    gather_seconds: int = 6
-
-
-# --- one step being answered ------------------------------------------------------------
-
-
-class _Turn:
-    def __init__(self, session: Session, call: Call, inp: CallInput, gather_seconds: int) -> None:
-        self.session, self.call, self.inp = session, call, inp
-        self.speech: list[Speech] = []
-        self.then: Ask | RecordVoice | Transfer | None = None
-        self.ends = False  # the reply ends the call
-        self.done = Answered()
-        self.repeating = False
-        self.gather_seconds = gather_seconds
-
-    @property
-    def lang(self) -> str:
-        return self.call.language or "ur"
-
-    @property
-    def keys(self) -> str:
-        """The keys pressed, or the digits a recognised utterance said."""
-        return self.inp.keys.strip() or spoken_digits(self.inp.speech)
-
-    def say(self, names: Sequence[str], lang: str | None = None) -> None:
-        if names:
-            self.speech.append(Speech(tuple(names), lang or self.lang))
-
-    def enter(self, step: str) -> None:
-        """Make ``step`` the call's current step; a fresh step starts with no misses."""
-        self.call.step = step
-        if not self.repeating:
-            self.call.data = {**(self.call.data or {}), "silent": 0, "wrong": 0}
-
-    def ask(self, *speech: Speech, digits: int | None = 1, timeout: int | None = None,
-            speech_input: bool = True) -> None:
-        spoken = speech_input and digits == 1 and self.call.language is not None
-        self.then = Ask(
-            tuple(s for s in speech if s.names), digits=digits, timeout=timeout or self.gather_seconds,
-            speech_language=self.lang if spoken else None,
-            hints=tuple(catalog.text(f"voice_digit_{d}", self.lang) for d in range(10)) if spoken else ())
-
-    def hang_up(self, names: Sequence[str]) -> None:
-        self.say(names)
-        self.ends = True
-        self.enter("done")
-
-    def bump(self, counter: str) -> int:
-        data = dict(self.call.data or {})
-        data[counter] = data.get(counter, 0) + 1
-        self.call.data = data
-        return data[counter]
-
-    def remember(self, **values: object) -> None:
-        self.call.data = {**(self.call.data or {}), **values}
-
-    def reply(self) -> CallReply:
-        return CallReply(self.call.step, self.call.seq, self.lang, self.speech, self.then, self.ends)
-
-
-def _speech(names: Sequence[str], lang: str) -> Speech:
-    return Speech(tuple(names), lang)
 
 
 # --- the dialogue -----------------------------------------------------------------------
 
 
-class PhoneDialogue:
+class PhoneDialogue(ConfirmSteps, SurveySteps):
     """The steps of the phone line. Holds no call state: that is in the calls table."""
 
     def __init__(self, settings: CallSettings) -> None:
@@ -254,9 +112,9 @@ class PhoneDialogue:
             # A request of a step already answered and forgotten, or out of turn: say again
             # what the call is at, rather than act twice.
             return Answered(kept[max(kept, key=int)])
-        turn = _Turn(session, call, inp, self.settings.gather_seconds)
+        turn = Turn(session, call, inp, self.settings.gather_seconds)
         call.seq = seq + 1
-        handler: Callable[[_Turn], None] = getattr(self, f"_on_{call.step}", self._on_done)
+        handler: Callable[[Turn], None] = getattr(self, f"_on_{call.step}", self._on_done)
         handler(turn)
         turn.done.text = render(turn.reply())
         remember_answer(call, seq, turn.done.text)
@@ -278,7 +136,7 @@ class PhoneDialogue:
             return done
         _keep_recording(call, inp.recording)
         if call.complaint_id is not None:
-            message_id = self._recording_message(session, call)
+            message_id = recording_message(session, call)
             if message_id is not None:
                 done.fetch.append(message_id)
         elif call.ended:
@@ -313,22 +171,22 @@ class PhoneDialogue:
             call.data = {**(call.data or {}), "anonymous": number is None}
         return call
 
-    def _on_start(self, turn: _Turn) -> None:
+    def _on_start(self, turn: Turn) -> None:
         if turn.call.language:  # remembered from an earlier call from this number
             turn.say(["voice_welcome"])
             self._menu(turn)
         else:
             self._language_menu(turn, welcome=True)
 
-    def _language_menu(self, turn: _Turn, before: Sequence[str] = (), welcome: bool = False) -> None:
+    def _language_menu(self, turn: Turn, before: Sequence[str] = (), welcome: bool = False) -> None:
         turn.enter("language")
         turn.say(before)
         # Each option in its own language: the caller has not chosen one yet.
-        turn.ask(_speech(["voice_welcome"] if welcome else [], "ur"),
-                 *(_speech(["voice_language_choice"], lang) for lang in ("ur", "ps", "en")),
+        turn.ask(speech(["voice_welcome"] if welcome else [], "ur"),
+                 *(speech(["voice_language_choice"], lang) for lang in ("ur", "ps", "en")),
                  speech_input=False)
 
-    def _on_language(self, turn: _Turn) -> None:
+    def _on_language(self, turn: Turn) -> None:
         key = turn.keys[:1]
         if not key:
             return self._silent(turn, lambda t, b: self._language_menu(t, b))
@@ -342,12 +200,12 @@ class PhoneDialogue:
 
     # --- the main menu ---------------------------------------------------------------------
 
-    def _menu(self, turn: _Turn, before: Sequence[str] = ()) -> None:
+    def _menu(self, turn: Turn, before: Sequence[str] = ()) -> None:
         turn.enter("menu")
         turn.say(before)
-        turn.ask(_speech(["voice_main_menu"], turn.lang))
+        turn.ask(speech(["voice_main_menu"], turn.lang))
 
-    def _on_menu(self, turn: _Turn) -> None:
+    def _on_menu(self, turn: Turn) -> None:
         key = turn.keys[:1]
         if not key:
             return self._silent(turn, self._menu)
@@ -359,14 +217,14 @@ class PhoneDialogue:
 
     # --- 1: a new complaint ----------------------------------------------------------------
 
-    def _district(self, turn: _Turn, before: Sequence[str] = (), codes: bool = False) -> None:
+    def _district(self, turn: Turn, before: Sequence[str] = (), codes: bool = False) -> None:
         turn.enter("district")
         turn.say(before)
         names = ["voice_district_codes", *district_groups()] if codes else []
-        turn.ask(_speech([*names, "voice_ask_district"], turn.lang), digits=2, timeout=8,
+        turn.ask(speech([*names, "voice_ask_district"], turn.lang), digits=2, timeout=8,
                  speech_input=False)
 
-    def _on_district(self, turn: _Turn) -> None:
+    def _on_district(self, turn: Turn) -> None:
         pressed = turn.keys.replace("#", "")
         if "*" in pressed:
             return self._district(turn, codes=True)
@@ -378,15 +236,35 @@ class PhoneDialogue:
         if district is None:
             return self._wrong(turn, ["voice_district_unknown"], self._district)
         turn.remember(district=district.code)
-        self._record(turn, ["voice_district_chosen", f"district_{district.code}"])
+        self._department(turn, ["voice_district_chosen", f"district_{district.code}"])
 
-    def _record(self, turn: _Turn, before: Sequence[str] = (), purpose: str = "complaint") -> None:
+    def _department(self, turn: Turn, before: Sequence[str] = ()) -> None:
+        """The department the complaint is about, by keypad: it decides whose queue the
+        complaint lands in (and its category and due date, see conversation.call_filing)."""
+        turn.enter("department")
+        turn.say(before)
+        turn.ask(speech(["voice_ask_department", "departments_menu"], turn.lang), timeout=8,
+                 speech_input=False)
+
+    def _on_department(self, turn: Turn) -> None:
+        key = turn.keys[:1]
+        if key == "*":
+            return self._department(turn)
+        if not key:
+            return self._silent(turn, self._department)
+        chosen = next((d for d in phone_departments() if d.key == key), None)
+        if chosen is None:
+            return self._wrong(turn, ["voice_invalid_choice"], self._department)
+        turn.remember(department=chosen.code)
+        self._record(turn, ["voice_department_chosen", f"department_{chosen.code}"])
+
+    def _record(self, turn: Turn, before: Sequence[str] = (), purpose: str = "complaint") -> None:
         turn.enter("record" if purpose == "complaint" else "voicemail")
         turn.call.recording_purpose = purpose
         turn.say([*before, "voice_ask_recording" if purpose == "complaint" else "voice_leave_message"])
         turn.then = RecordVoice(self.settings.record_seconds)
 
-    def _on_record(self, turn: _Turn) -> None:
+    def _on_record(self, turn: Turn) -> None:
         if turn.inp.recording is None:
             purpose = turn.call.recording_purpose or "complaint"
             return self._silent(turn, lambda t, _b: self._record(t, ["voice_no_recording"], purpose))
@@ -403,12 +281,12 @@ class PhoneDialogue:
 
     _on_voicemail = _on_record
 
-    def _ask_confidential(self, turn: _Turn, before: Sequence[str] = ()) -> None:
+    def _ask_confidential(self, turn: Turn, before: Sequence[str] = ()) -> None:
         turn.enter("confidential")
         turn.say(before)
-        turn.ask(_speech(["voice_ask_confidential"], turn.lang))
+        turn.ask(speech(["voice_ask_confidential"], turn.lang))
 
-    def _on_confidential(self, turn: _Turn) -> None:
+    def _on_confidential(self, turn: Turn) -> None:
         """1: the complaint is against an officer or the department, hide the caller from it.
         Silence (or a hang-up) leaves the complaint filed as it is, not confidential."""
         key = turn.keys[:1]
@@ -432,54 +310,17 @@ class PhoneDialogue:
 
     def _file(self, session: Session, call: Call, raw: dict, done: Answered, *,
               incomplete: bool) -> Complaint:
-        """File the recorded complaint once (whichever request comes first), queue the
-        recording's download and the tracking number's SMS."""
-        if call.complaint_id is not None:
-            return session.get(Complaint, call.complaint_id)
-        contact = session.get(Contact, call.contact_id)
-        lang = call.language or "ur"
-        purpose = call.recording_purpose or "complaint"
-        message, _new = insert_inbound(
-            session, contact, channel="voice", provider_id=f"{call.call_sid}:{call.recording_sid or 'recording'}",
-            text="", language=lang, raw=json.dumps(raw, ensure_ascii=False),
-            payload={"media": [{"url": call.recording_url, "content_type": "audio/wav"}],
-                     "call_sid": call.call_sid, "recording_sid": call.recording_sid,
-                     "duration": call.recording_duration, "step": purpose})
-        message.status = "processed"  # the call has answered it; no conversation turn to run
-        complaint = file_untriaged_complaint(
-            session, contact, message, language=lang,
-            description=DESCRIPTIONS[purpose].format(seconds=call.recording_duration or 0),
-            district_code=(call.data or {}).get("district") if purpose == "complaint" else None,
-            incomplete=incomplete)
-        call.complaint_id = complaint.id
-        done.fetch.append(message.id)
-        number = None if (call.data or {}).get("anonymous") else contact.address
-        if number:
-            sms_contact = contact_for(session, "sms", number)
-            shown = tracking.display(complaint.tracking_number, self.settings.tracking_prefix)
-            text = catalog.text("voice_sms_tracking", lang, short=True, tracking=shown)
-            out = queue_outbound(session, sms_contact, text, kind="tracking_number",
-                                 complaint_id=complaint.id, language=lang,
-                                 extras={"key": "voice_sms_tracking"})
-            session.flush()
-            done.deliver.append(out.id)
-        return complaint
-
-    @staticmethod
-    def _recording_message(session: Session, call: Call) -> int | None:
-        """The inbound message that carried the call's filed recording."""
-        return session.scalar(select(Message.id).where(
-            Message.channel == "voice",
-            Message.provider_id == f"{call.call_sid}:{call.recording_sid or 'recording'}"))
+        return file_recorded(session, call, raw, done, prefix=self.settings.tracking_prefix,
+                             incomplete=incomplete)
 
     # --- 2: the status of a complaint ------------------------------------------------------
 
-    def _ask_tracking(self, turn: _Turn, before: Sequence[str] = ()) -> None:
+    def _ask_tracking(self, turn: Turn, before: Sequence[str] = ()) -> None:
         turn.enter("tracking")
         turn.say(before)
-        turn.ask(_speech(["voice_ask_tracking"], turn.lang), digits=None, timeout=10, speech_input=False)
+        turn.ask(speech(["voice_ask_tracking"], turn.lang), digits=None, timeout=10, speech_input=False)
 
-    def _on_tracking(self, turn: _Turn) -> None:
+    def _on_tracking(self, turn: Turn) -> None:
         pressed = "".join(ch for ch in turn.keys if ch.isdigit())
         if not pressed:
             return self._silent(turn, self._ask_tracking)
@@ -493,108 +334,9 @@ class PhoneDialogue:
         self._menu(turn, ["voice_complaint_number", *digits(pressed), "voice_status_is",
                           status_key(complaint)])
 
-    # --- 3: confirming a resolved complaint ------------------------------------------------
-    # A caller id is easily spoofed: the caller keys the complaint's tracking number first,
-    # and only a resolved complaint of the caller's own number is asked about. Every other
-    # number gets the same "nothing to confirm", so a caller learns nothing of others' cases.
-
-    def _start_confirm(self, turn: _Turn, before: Sequence[str] = ()) -> None:
-        if (turn.call.data or {}).get("anonymous"):
-            return self._menu(turn, [*before, "voice_confirm_none"])
-        turn.enter("confirm_number")
-        turn.say(before)
-        turn.ask(_speech(["voice_ask_tracking"], turn.lang), digits=None, timeout=10, speech_input=False)
-
-    def _on_confirm_number(self, turn: _Turn) -> None:
-        pressed = "".join(ch for ch in turn.keys if ch.isdigit())
-        if not pressed:
-            return self._silent(turn, self._start_confirm)
-        if not tracking.is_valid(pressed):
-            return self._wrong(turn, ["voice_tracking_wrong"], self._start_confirm)
-        contact = turn.session.get(Contact, turn.call.contact_id)
-        waiting = resolved_complaints(turn.session, contact.citizen_id, pressed)
-        if not waiting:
-            return self._menu(turn, ["voice_confirm_none"])
-        turn.remember(confirm=waiting[0].id, keyed=pressed)
-        self._confirm(turn)
-
-    def _confirm(self, turn: _Turn, before: Sequence[str] = ()) -> None:
-        turn.enter("confirm")
-        turn.say(before)
-        complaint = turn.session.get(Complaint, turn.call.data["confirm"])
-        turn.ask(_speech(["voice_complaint_number", *digits(complaint.tracking_number),
-                          "voice_confirm_question"], turn.lang))
-
-    def _on_confirm(self, turn: _Turn) -> None:
-        key = turn.keys[:1]
-        if not key:
-            return self._silent(turn, self._confirm)
-        if key not in ("1", "2"):
-            return self._wrong(turn, ["voice_invalid_choice"], self._confirm)
-        data = turn.call.data
-        complaint = turn.session.get(Complaint, data["confirm"])
-        turn.remember(confirm=None)
-        contact = turn.session.get(Contact, turn.call.contact_id)
-        # The caller's key press is their own message on the complaint's timeline, with the
-        # tracking number they keyed: the lifecycle accepts a phone answer only with it.
-        message, _new = insert_inbound(
-            turn.session, contact, channel="voice", text=key, language=turn.lang,
-            provider_id=f"{turn.call.call_sid}:confirm:{complaint.id}",
-            payload={"call_sid": turn.call.call_sid, "digits": key, "step": "confirm",
-                     "tracking": data.get("keyed")},
-            raw=json.dumps(turn.inp.raw, ensure_ascii=False))
-        message.status = "processed"
-        try:
-            answer_resolution(turn.session, complaint, message, satisfied=key == "1")
-        except lifecycle.TransitionError as exc:
-            # Answered meanwhile on another channel: the caller hears the current status.
-            log.info("confirmation by phone not applied to %s: %s", complaint.tracking_number, exc)
-            return self._menu(turn, [status_key(complaint)])
-        if key == "1":
-            return self._menu(turn, ["voice_confirm_closed"])
-        # Not satisfied: the officer who takes it up again hears why, in the caller's words.
-        turn.enter("reason")
-        turn.remember(reason_for=complaint.id)
-        turn.say(["voice_confirm_reopened", "voice_ask_reason"])
-        turn.then = RecordVoice(self.settings.reason_seconds)
-
-    def _on_reason(self, turn: _Turn) -> None:
-        said: list[str] = []
-        if turn.inp.recording is not None:
-            self._keep_reason(turn.session, turn.call, turn.inp.recording, turn.inp.raw, turn.done)
-            said = ["voice_reason_recorded"]
-        turn.remember(reason_for=None)
-        if turn.inp.hung_up:
-            turn.enter("done")
-            return
-        # No recording (the caller said nothing): the reason is optional, go on.
-        self._menu(turn, said)
-
-    def _keep_reason(self, session: Session, call: Call, recording: Recording, raw: dict,
-                     done: Answered) -> None:
-        """The recorded reason becomes the caller's comment on the reopened complaint."""
-        data = call.data or {}
-        complaint = session.get(Complaint, data["reason_for"])
-        contact = session.get(Contact, call.contact_id)
-        message, new = insert_inbound(
-            session, contact, channel="voice", text="", language=call.language or "ur",
-            provider_id=f"{call.call_sid}:reason:{recording.sid or complaint.id}",
-            raw=json.dumps(raw, ensure_ascii=False),
-            payload={"media": [{"url": recording.url, "content_type": "audio/wav"}],
-                     "call_sid": call.call_sid, "recording_sid": recording.sid,
-                     "duration": recording.seconds, "step": "reason"})
-        call.data = {**data, "reasons": [*data.get("reasons", []), recording.sid or ""]}
-        if not new:
-            return
-        message.status, message.complaint_id = "processed", complaint.id
-        lifecycle.note(session, complaint, lifecycle.Actor("citizen", channel="voice"),
-                       REASON_NOTE.format(seconds=recording.seconds or 0), kind="citizen_comment",
-                       message=message)
-        done.fetch.append(message.id)
-
     # --- 0: a person, or a voicemail -------------------------------------------------------
 
-    def _person(self, turn: _Turn) -> None:
+    def _person(self, turn: Turn) -> None:
         s = self.settings
         if s.call_centre and s.office_open and s.office_open(utcnow()):
             turn.enter("dial")
@@ -603,7 +345,7 @@ class PhoneDialogue:
         else:
             self._record(turn, ["voice_office_closed"], purpose="voicemail")
 
-    def _on_dial(self, turn: _Turn) -> None:
+    def _on_dial(self, turn: Turn) -> None:
         if turn.inp.connected:
             turn.hang_up(["voice_goodbye"])
         else:
@@ -611,20 +353,20 @@ class PhoneDialogue:
 
     # --- silence, wrong keys, the end ------------------------------------------------------
 
-    def _silent(self, turn: _Turn, again: Callable) -> None:
+    def _silent(self, turn: Turn, again: Callable) -> None:
         if turn.bump("silent") >= MAX_SILENT:
             return turn.hang_up(["voice_goodbye_no_input"])
         turn.repeating = True
         again(turn, ["voice_no_input"])
 
-    def _wrong(self, turn: _Turn, said: list[str], again: Callable) -> None:
+    def _wrong(self, turn: Turn, said: list[str], again: Callable) -> None:
         turn.remember(silent=0)
         if turn.bump("wrong") >= MAX_WRONG:
             return turn.hang_up([*said, "voice_goodbye"])
         turn.repeating = True
         again(turn, said)
 
-    def _on_done(self, turn: _Turn) -> None:
+    def _on_done(self, turn: Turn) -> None:
         turn.ends = True
 
 

@@ -9,6 +9,7 @@ with ``<Play>`` of its audio file (Urdu, Pashto) or ``<Say>`` of its text (Engli
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,6 +32,38 @@ def digit_words(digits: str, lang: str) -> list[str]:
 def digits(number: str) -> list[str]:
     """The prompts that read a number digit by digit."""
     return [f"voice_digit_{d}" for d in number if d.isdigit()]
+
+
+PHONE_DEPARTMENTS = 9  # keys 1-9; 0 is "other"
+OTHER_DEPARTMENT = "OTHER"
+
+
+@dataclass(frozen=True)
+class PhoneDepartment:
+    """A department on the phone line's keypad menu, and the category a phone complaint
+    about it is filed under until an officer chooses another (its first listed one)."""
+
+    key: str
+    code: str
+    names: dict[str, str]
+    category: str | None
+
+
+@lru_cache(maxsize=2)
+def phone_departments(path: Path = CONFIG_DIR / "departments.yaml") -> tuple[PhoneDepartment, ...]:
+    """The keypad's department menu: the first nine departments of config/departments.yaml
+    (the file lists the most frequent first; an operator reorders it to change the menu),
+    then "other" on 0."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))["departments"]
+
+    def entry(key: str, d: dict) -> PhoneDepartment:
+        first = (d.get("categories") or [{}])[0].get("code")
+        return PhoneDepartment(key, d["code"], {lang: d[f"name_{lang}"] for lang in catalog.LANGUAGES}, first)
+
+    listed = [d for d in data if d["code"] != OTHER_DEPARTMENT][:PHONE_DEPARTMENTS]
+    menu = [entry(str(n), d) for n, d in enumerate(listed, start=1)]
+    menu += [entry("0", d) for d in data if d["code"] == OTHER_DEPARTMENT]
+    return tuple(menu)
 
 
 def _districts(path: Path) -> list[dict]:
@@ -57,6 +90,14 @@ def texts(districts_path: Path = CONFIG_DIR / "districts.yaml") -> dict[str, dic
             group[lang].append(f"{d[f'name_{lang}']}{comma[lang]} {' '.join(digit_words(keypad, lang))}")
     for name, parts in groups.items():
         found[name] = {lang: (stop[lang] + " ").join(items) + stop[lang] for lang, items in parts.items()}
+    # The department menu: each department's name, then its key ("Police, one.").
+    menu = phone_departments()
+    for d in menu:
+        found[f"department_{d.code}"] = dict(d.names)
+    found["departments_menu"] = {
+        lang: (stop[lang] + " ").join(f"{d.names[lang]}{comma[lang]} {' '.join(digit_words(d.key, lang))}"
+                                      for d in menu) + stop[lang]
+        for lang in catalog.LANGUAGES}
     return found
 
 

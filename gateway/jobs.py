@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import defer, joinedload
 
-from channels.delivery import Delivered, Outgoing, PermanentError, TransientError
+from channels.delivery import Delivered, Outgoing, PermanentError, Rerouted, TransientError
 from conversation import catalog
+from gateway import fallback
 from gateway import mail_outbox as email_outbox
 from gateway import runtime as rt_module
 from gateway.settings import load_settings
@@ -177,7 +178,7 @@ def _already_sent(rt: rt_module.Runtime, send, outgoing: Outgoing,
 
 def _record(rt: rt_module.Runtime, message_id: int, carried_ids: list[int],
             outcome: Delivered | Exception) -> str | None:
-    retry_at = None
+    retry_at, handed_over = None, None
     with transaction(rt.sessions) as session:
         message = session.get(Message, message_id, with_for_update=not is_sqlite(rt.engine))
         if message is None or message.status != OutboxStatus.SENDING:
@@ -190,7 +191,13 @@ def _record(rt: rt_module.Runtime, message_id: int, carried_ids: list[int],
         elif isinstance(outcome, PermanentError):
             message.attempts += 1
             advance_status(message, OutboxStatus.FAILED, error=str(outcome))
-            note_undelivered(session, message)
+            # The registry's fallback channel (a call's question by SMS), else the officers are told.
+            copy = fallback.hand_over(session, message, rt.settings, str(outcome),
+                                      planned=isinstance(outcome, Rerouted))
+            if copy is not None:
+                handed_over = copy.id
+            else:
+                note_undelivered(session, message)
         else:
             message.attempts += 1
             advance_status(message, outcome.status, provider_id=outcome.provider_id)
@@ -202,6 +209,8 @@ def _record(rt: rt_module.Runtime, message_id: int, carried_ids: list[int],
         delay = None if retry_at is None else max(0.0, (retry_at - utcnow()).total_seconds())
     if delay is not None:
         rt.queue.enqueue_in(delay, deliver, message_id)
+    if handed_over is not None:
+        rt.queue.enqueue(deliver, handed_over)
     return status
 
 

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # {"satisfaction_request": "HX...", "satisfaction_request.ur": "HX...", ...}.
     twilio_whatsapp_from: str | None = None
     twilio_sms_from: str | None = None
+    # The caller id of the calls the gateway places (a phone complainant's "are you
+    # satisfied?"); unset: the SMS number.
+    twilio_voice_from: str | None = None
     twilio_messaging_service_sid: str | None = None
     twilio_templates: dict[str, str] = Field(default_factory=dict)
     media_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
@@ -154,7 +157,7 @@ class Settings(BaseSettings):
             return value.rstrip("/")
         return value or None
 
-    @field_validator("twilio_whatsapp_from", "twilio_sms_from")
+    @field_validator("twilio_whatsapp_from", "twilio_sms_from", "twilio_voice_from")
     @classmethod
     def _twilio_number(cls, value: str | None) -> str | None:
         number = (value or "").strip().removeprefix("whatsapp:")

@@ -30,7 +30,8 @@ from gateway import jobs
 from storage import lifecycle
 from storage.calls import Call
 from storage.db import transaction
-from storage.models import Attachment, Complaint, Message, utcnow
+from storage.messages import advance_status
+from storage.models import Attachment, Complaint, Message, OutboxStatus, State, utcnow
 
 log = logging.getLogger("ikhtiyar.voice")
 
@@ -184,3 +185,24 @@ def sweep_recordings(now: datetime | None = None, limit: int = 200) -> int:
     for message_id in due:
         requeue(fetch_audio, message_id)
     return len(due)
+
+
+def placed_call_ended(session, settings, row: Message, status: str) -> int | None:
+    """A call placed for outbox ``row`` ended with Twilio's ``status``. Nobody answered (or
+    nobody pressed a key while the question waits): the row failed, and the registry's
+    fallback channel asks again (an SMS); returns that row's id to deliver."""
+    from channels.voice.outbound import NOT_ANSWERED
+    from gateway import fallback
+
+    if status not in (*NOT_ANSWERED, "completed"):
+        return None
+    call = session.scalars(select(Call).where(Call.call_sid == row.provider_id)).first()
+    answered = call is not None and (call.data or {}).get("answered")
+    complaint = session.get(Complaint, row.complaint_id)
+    if answered or complaint is None or complaint.state != State.RESOLVED.value:
+        advance_status(row, OutboxStatus.DELIVERED)
+        return None
+    reason = f"the call was not answered ({status})" if status != "completed" else "no key was pressed"
+    advance_status(row, OutboxStatus.FAILED, error=reason)
+    copy = fallback.hand_over(session, row, settings, reason)
+    return copy.id if copy is not None else None

@@ -75,6 +75,9 @@ DIGITAL_CHANNELS = ("whatsapp", "sms", "email", "app")
 # report, a mail that failed authentication); its value says why. Such a message is stored
 # and may file a complaint, but never confirms, rejects, withdraws or answers a question.
 UNVERIFIED = "unverified_sender"
+# Payload key of a keypad answer given in a call the gateway placed to the complainant's
+# number for this complaint (channels.voice.outbound); its value is the complaint's id.
+PLACED_CALL = "placed_call_for"
 PROXY = "confirmed_by_proxy"  # the event kind: the timeline reads "confirmed by proxy"
 
 
@@ -166,7 +169,11 @@ def _require_complainant(session: Session, complaint: Complaint, message: Messag
     if message.channel not in ANSWERING_CHANNELS:
         raise NotTheComplainant("an answer on paper is entered by a clerk, as a confirmation by proxy "
                                 "with the scan of the answer")
-    if message.channel == "voice" and (message.payload or {}).get("tracking") != complaint.tracking_number:
+    payload = message.payload or {}
+    # A call we placed to the complainant's own number about this complaint (its CallSid
+    # matched to our outbox row) proves who answers; a call that came in must key the number.
+    placed = payload.get(PLACED_CALL) == complaint.id
+    if message.channel == "voice" and not placed and payload.get("tracking") != complaint.tracking_number:
         raise NotTheComplainant("by phone, the caller must key the complaint's tracking number")
 
 

@@ -81,8 +81,11 @@ def test_a_simulated_call_in_urdu_files_a_complaint_then_a_second_call_checks_it
     assert {line["lang"] for line in menu["replies"][0]["said"]} == {"ur"}
     ask = call.press("1")  # a new complaint
     assert catalog.text("voice_ask_district", "ur") in said(ask)[-1]
-    record = call.press("11")  # Peshawar
-    assert names(record) == ["voice_district_chosen", "district_PSW", "voice_ask_recording"]
+    department = call.press("11")  # Peshawar
+    assert names(department) == ["voice_district_chosen", "district_PSW", "voice_ask_department",
+                                 "departments_menu"]
+    record = call.press("5")  # Local Government
+    assert names(record) == ["voice_department_chosen", "department_LOCAL_GOVT", "voice_ask_recording"]
     assert call.last["expects"]["kind"] == "recording"
 
     done = call.say(COMPLAINT_UR)
@@ -91,6 +94,10 @@ def test_a_simulated_call_in_urdu_files_a_complaint_then_a_second_call_checks_it
         shown = tracking.display(complaint.tracking_number)
         assert (complaint.channel, complaint.language, complaint.district_code) == ("voice", "ur", "PSW")
         assert complaint.description == COMPLAINT_UR and not complaint.incomplete
+        # The typed text is a transcript: the classifier's category (garbage), not the
+        # department's first one (water supply), with its due date.
+        assert (complaint.department_code, complaint.category_code) == ("LOCAL_GOVT", "LOCAL_GOVT_GARBAGE")
+        assert complaint.due_at is not None
         message = s.scalars(select(Message).where(Message.complaint_id == complaint.id,
                                                   Message.direction == "in")).one()
         assert message.text == COMPLAINT_UR and not (message.payload.get("media") or [])
@@ -139,6 +146,7 @@ def test_a_hang_up_while_speaking_keeps_what_was_said_flagged_incomplete(client,
     call.press("1")
     call.press("1")
     call.press("11")
+    call.press("6")  # WSSC (water and sanitation)
     assert call.post("hangup", call=call.answer["call"], text=COMPLAINT_UR).status_code == 200
     with rt.sessions() as s:
         complaint = s.scalars(select(Complaint)).one()
@@ -151,6 +159,7 @@ def test_saying_nothing_is_an_empty_recording(client):
     call.press("1")
     call.press("1")
     call.press("11")
+    call.press("6")  # WSSC (water and sanitation)
     silent = call.say("   ")
     assert names(silent) == ["voice_no_recording", "voice_ask_recording"]
     assert call.last["expects"]["kind"] == "recording"
@@ -180,6 +189,7 @@ def test_a_simulated_caller_cannot_see_or_confirm_a_real_callers_complaints(real
     real.press("1")
     real.press("1")
     real.press("11")
+    real.press("6")  # WSSC (water and sanitation)
     real.record(seconds=14)
     with transaction(voice_rt.sessions) as s:
         complaint = s.scalars(select(Complaint)).one()
@@ -259,6 +269,7 @@ def test_a_simulated_caller_confirms_its_own_complaint_and_types_its_reason(clie
     filing.press("1")
     filing.press("1")
     filing.press("11")
+    filing.press("6")  # WSSC (water and sanitation)
     filing.say(COMPLAINT_UR)
     with transaction(rt.sessions) as s:
         complaint = s.scalars(select(Complaint)).one()

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from channels.web import simulator
 from conversation.call import STEPS, Answered
+from conversation.call_filing import categorise_from_transcript
 from gateway.blueprints import voice
 from gateway.blueprints.twilio_webhooks import accept_inbound
 from gateway.pipeline import receive
@@ -147,7 +148,11 @@ def _keep_standin(session, message_ids: list[int], text: str | None) -> None:
         if text is None or message.complaint_id is None:
             continue
         if payload.get("step") in ("complaint", "voicemail"):
-            session.get(Complaint, message.complaint_id).description = text
+            complaint = session.get(Complaint, message.complaint_id)
+            complaint.description = text
+            # A transcript exists: the classifier picks the category within the department.
+            categorise_from_transcript(session, complaint, text, current_app.extensions["ikhtiyar"]
+                                       .conversation_knowledge(session))
         else:  # the reason for not being satisfied: the comment on the timeline says it
             for event in session.scalars(select(ComplaintEvent).where(
                     ComplaintEvent.message_id == message_id, ComplaintEvent.kind == "citizen_comment")):

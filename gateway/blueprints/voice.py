@@ -4,6 +4,8 @@ POST /webhooks/twilio/voice              a call comes in (the number's Voice URL
 POST /webhooks/twilio/voice/<step>?n=N   the IVR's follow-up steps (URLs it gave in TwiML)
 POST /webhooks/twilio/voice/recording    recordingStatusCallback of <Record>
 POST /webhooks/twilio/voice/status       the number's call status callback (hang-ups)
+POST /webhooks/twilio/voice/outbound?key=K         a call we placed was answered (its TwiML)
+POST /webhooks/twilio/voice/outbound/status?key=K  how a call we placed ended
 GET  /audio/prompts/<lang>/<file>        Urdu and Pashto prompts, played by <Play>
 
 The routes stay thin: verify the signature, turn the form into the dialogue's input
@@ -18,9 +20,10 @@ from flask import Blueprint, Response, abort, current_app, request, send_file
 from channels.twilio.request import TwilioRequest, WebhookError
 from channels.voice.audio import PROMPTS_DIR, PromptLibrary, content_type
 from channels.voice.hours import parse
-from channels.voice.inbound import call_input, recording_completed
+from channels.voice.inbound import call_input, caller_number, recording_completed
 from channels.voice.twiml import TwimlRenderer
 from conversation.call import STEPS, Answered, CallError, CallSettings, PhoneDialogue
+from conversation.call_survey import NotOurCall, placed_row
 from gateway import jobs, voice_jobs
 from gateway.runtime import Runtime
 from storage.db import transaction
@@ -126,6 +129,38 @@ def call_status():
     form = _verified()
     with transaction(_rt().sessions) as session:
         done = dialogue().call_ended(session, call_input(form))
+    queue_jobs(done)
+    return Response(status=204)
+
+
+@bp.post("/webhooks/twilio/voice/outbound")
+def placed_call():
+    """The complainant picked up the call placed to ask whether they are satisfied."""
+    form = _verified()
+    try:
+        with transaction(_rt().sessions) as session:
+            done = dialogue().begin_survey(session, call_input(form), request.args.get("key", ""),
+                                           caller_number(form.get("To")), _renderer().render)
+    except NotOurCall as exc:
+        return Response(str(exc), status=403, mimetype="text/plain")
+    queue_jobs(done)
+    return Response(done.text, mimetype=TWIML)
+
+
+@bp.post("/webhooks/twilio/voice/outbound/status")
+def placed_call_status():
+    """How the placed call ended: not answered (or no key pressed) sends the question by SMS."""
+    form = _verified()
+    rt = _rt()
+    try:
+        with transaction(rt.sessions) as session:
+            row = placed_row(session, request.args.get("key", ""), (form.get("CallSid") or "").strip())
+            done = dialogue().call_ended(session, call_input(form))
+            copy = voice_jobs.placed_call_ended(session, rt.settings, row, (form.get("CallStatus") or "").strip())
+    except NotOurCall as exc:
+        return Response(str(exc), status=403, mimetype="text/plain")
+    if copy is not None:
+        done.deliver.append(copy)
     queue_jobs(done)
     return Response(status=204)
 

@@ -121,6 +121,7 @@ EXPECT = {
     "twilio_webhooks.whatsapp_inbound": _always(403), "twilio_webhooks.sms_inbound": _always(403),
     "twilio_webhooks.delivery_status": _always(403), "voice.incoming_call": _always(403),
     "voice.step": _always(403), "voice.recording_status": _always(403), "voice.call_status": _always(403),
+    "voice.placed_call": _always(403), "voice.placed_call_status": _always(403),
     # One-click answers: a forged token is refused.
     "email_links.confirm": _always((400, 403, 404)), "email_links.record": _always((400, 403, 404)),
     # Public pages, the citizens' app shell and Open311's read side.

@@ -53,6 +53,7 @@ class TwilioPeer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _PeerHandler)
         self.recordings: dict[str, bytes] = {}
         self.sms: list[dict] = []
+        self.calls: list[dict] = []  # what Calls.json was asked to place
         self.unauthorized = 0
 
     @property
@@ -99,11 +100,17 @@ class _PeerHandler(BaseHTTPRequestHandler):
             return
         length = int(self.headers.get("Content-Length") or 0)
         fields = dict(parse_qsl(self.rfile.read(length).decode()))
-        self.server.sms.append(fields)
-        sid = f"SM{len(self.server.sms):032d}"
-        body = json.dumps({"sid": sid, "account_sid": ACCOUNT, "status": "queued", "to": fields.get("To"),
-                           "from": fields.get("From"), "body": fields.get("Body"),
-                           "num_segments": "1", "direction": "outbound-api"}).encode()
+        if self.path.endswith("/Calls.json"):
+            self.server.calls.append(fields)
+            sid = f"CA{0xca11:016x}{len(self.server.calls):016x}"
+            body = json.dumps({"sid": sid, "account_sid": ACCOUNT, "status": "queued", "to": fields.get("To"),
+                               "from": fields.get("From"), "direction": "outbound-api"}).encode()
+        else:
+            self.server.sms.append(fields)
+            sid = f"SM{len(self.server.sms):032d}"
+            body = json.dumps({"sid": sid, "account_sid": ACCOUNT, "status": "queued", "to": fields.get("To"),
+                               "from": fields.get("From"), "body": fields.get("Body"),
+                               "num_segments": "1", "direction": "outbound-api"}).encode()
         self.send_response(201)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))

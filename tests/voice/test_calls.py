@@ -35,6 +35,7 @@ def _file_complaint_in_urdu(call) -> tuple[str, str]:
     call.press("1")  # Urdu
     call.press("1")  # new complaint
     call.press("11")  # Peshawar
+    call.press("6")  # WSSC (water and sanitation)
     answer, recording = call.record(seconds=14)
     return answer, recording
 
@@ -49,8 +50,11 @@ def test_a_new_complaint_in_urdu_is_filed_read_out_twice_and_sent_by_sms(caller,
     assert menu.find("Gather").get("numDigits") == "1"
     ask = call.press("1")
     assert "voice_ask_district" in spoken(ask)
-    record = call.press("11")
-    assert spoken(record) == ["voice_district_chosen", "district_PSW", "voice_ask_recording"]
+    department = call.press("11")
+    assert spoken(department) == ["voice_district_chosen", "district_PSW", "voice_ask_department",
+                                  "departments_menu"]
+    record = call.press("6")  # Water & Sanitation Services Company
+    assert spoken(record) == ["voice_department_chosen", "department_WSSC", "voice_ask_recording"]
     rec = record.find("Record")
     assert rec.get("finishOnKey") == "#" and int(rec.get("maxLength")) <= 600
     assert rec.get("recordingStatusCallback").endswith("/webhooks/twilio/voice/recording")
@@ -69,9 +73,11 @@ def test_a_new_complaint_in_urdu_is_filed_read_out_twice_and_sent_by_sms(caller,
     assert _number_read(first_read) == _number_read(second_read) == complaint.tracking_number
     assert (complaint.channel, complaint.language, complaint.district_code) == ("voice", "ur", "PSW")
     assert complaint.state == "submitted" and not complaint.incomplete and not complaint.confidential
-    assert complaint.category_code is None  # waits for a person to listen and categorise
+    # Filed where the caller said: the department's first category, due by its SLA.
+    assert (complaint.department_code, complaint.category_code) == ("WSSC", "WSSC_WATER_SUPPLY")
+    assert complaint.due_at is not None
     with voice_rt.sessions() as s:
-        assert [c.id for c in triage_queue(s)] == [complaint.id]
+        assert triage_queue(s) == []
 
     voice_rt.queue.run_due()  # the SMS and the recording download
     (sms,) = twilio_peer.sms
@@ -353,6 +359,9 @@ def test_star_reads_the_district_codes_in_groups(caller):
     assert said[0] == "voice_district_codes" and said[-1] == "voice_ask_district"
     assert [n for n in said if n.startswith("districts_")] == [f"districts_{d}" for d in range(1, 9)]
     assert spoken(call.press("99")) == ["voice_district_unknown", "voice_ask_district"]
+    call.press("11")
+    # The department menu is read again on star: every key 1-9 a department, 0 "other".
+    assert spoken(call.press("*")) == ["voice_ask_department", "departments_menu"]
 
 
 def test_a_hang_up_during_the_recording_files_it_flagged_incomplete(caller, voice_rt, twilio_peer):
@@ -361,12 +370,14 @@ def test_a_hang_up_during_the_recording_files_it_flagged_incomplete(caller, voic
     call.press("1")
     call.press("1")
     call.press("63")  # Mansehra
+    call.press("1")  # Police
     answer, recording = call.record(seconds=9, hang_up=True)
     assert list(answer) == []  # nothing to say to a caller who is gone
     call.recording_ready(recording, seconds=9)
     call.hang_up()
     (complaint,) = _complaints(voice_rt)
     assert complaint.incomplete and complaint.district_code == "MSH"
+    assert (complaint.department_code, complaint.category_code) == ("POLICE", "POLICE_FIR")
     voice_rt.queue.run_due()
     assert len(twilio_peer.sms) == 1  # the number they did not hear arrives by SMS
     with voice_rt.sessions() as s:
@@ -390,6 +401,7 @@ def test_a_recording_announced_only_by_its_callback_still_becomes_a_complaint(ca
     call.press("1")
     call.press("1")
     call.press("11")
+    call.press("6")  # WSSC (water and sanitation)
     # The caller hung up; Twilio's <Record> action never came, only the two callbacks.
     call.hang_up()
     call.recording_ready("RE" + "9" * 32, seconds=20)
@@ -403,6 +415,7 @@ def test_a_repeated_webhook_gets_the_same_twiml_and_files_once(caller, voice_rt,
     call.press("1")
     call.press("1")
     call.press("11")
+    call.press("6")  # WSSC (water and sanitation)
     call.record()
     url, data = call.sent
     repeat = call.post(url, data)  # Twilio timed out waiting and asks again

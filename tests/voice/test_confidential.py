@@ -45,6 +45,7 @@ def test_english_asks_it_in_words(caller, voice_rt):
     call.press("3")  # English
     call.press("1")
     call.press("11")
+    call.press("6")  # WSSC (water and sanitation)
     answer, _ = call.record(seconds=10)
     assert any("against an officer or against this department" in said for said in spoken(answer))
     call.press("1")

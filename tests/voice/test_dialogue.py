@@ -32,10 +32,12 @@ def test_the_dialogue_answers_prompts_and_what_to_gather(rt):
     assert menu.lang == "en" and menu.then.speech_language == "en" and "one" in menu.then.hints
     _, (district,) = _answer(rt, dialogue, CallInput(call.call_sid, speech="One."), "menu", 2)
     assert district.step == "district" and district.then.digits == 2
-    _, (record,) = _answer(rt, dialogue, CallInput(call.call_sid, keys="11"), "district", 3)
+    _, (department,) = _answer(rt, dialogue, CallInput(call.call_sid, keys="11"), "district", 3)
+    assert department.step == "department" and department.then.digits == 1
+    _, (record,) = _answer(rt, dialogue, CallInput(call.call_sid, keys="6"), "department", 4)
     assert record.then == RecordVoice(max_seconds=90)
-    again, replies = _answer(rt, dialogue, CallInput(call.call_sid, keys="11"), "district", 3)
-    assert again.text == "#3" and replies == []  # a repeated request is not answered twice
+    again, replies = _answer(rt, dialogue, CallInput(call.call_sid, keys="6"), "department", 4)
+    assert again.text == "#4" and replies == []  # a repeated request is not answered twice
 
 
 def test_the_voice_channel_knows_no_complaints():
