@@ -79,7 +79,8 @@ def _build_index() -> dict[str, str]:
 _INDEX = _build_index()
 # "am", "is", "are" after a yes or no ("mutmain nahi hun", "مطمئن نه یم"): no reason given.
 _COPULAS = frozenset({"hun", "hoon", "hu", "hon", "hai", "hain", "ہوں", "ہے", "ہیں", "yam", "yum", "یم",
-                      "de", "da", "دی", "ده", "am", "i am", "it is", "is"})
+                      "de", "da", "دی", "ده", "am", "i am", "it is", "is", "i am not", "it is not",
+                      "its not", "not", "sir", "ji", "جی", "janab", "جناب"})
 _NOTHING = tracking.Found(None)
 _EMOJI_ONLY = re.compile(r"^[\W_]*$", re.UNICODE)
 
