@@ -30,6 +30,7 @@ from gateway import runtime as rt_module
 from gateway.pipeline import receive
 from gateway.queue import InProcessQueue
 from gateway.settings import load_settings
+from storage import tracking
 from storage.models import Complaint, Contact, Message
 
 # (first message, the place when asked) per language; none of these is in config/nlu.
@@ -94,7 +95,9 @@ def _filed(rt, sender_channel: str, replies: list[Message]) -> bool:
     with rt.sessions() as s:
         numbers = list(s.scalars(select(Complaint.tracking_number).join(
             Contact, Contact.id == Complaint.contact_id).where(Contact.channel == sender_channel)))
-    return any(n in r.text for r in replies for n in numbers)
+    # Replies show the number grouped (KP-385-834-1578), as storage.tracking.display writes it.
+    shown = [tracking.display(n) for n in numbers]
+    return any(n in r.text for r in replies for n in shown)
 
 
 def _answer(reply: Message, no: str, place: str, first: str) -> str | None:

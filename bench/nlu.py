@@ -1,8 +1,10 @@
 """Accuracy of the trained understanding on examples it never saw, per language.
 
-Trains the intent and category models on the training split of config/nlu/ (every fifth
-example of each label is held out) plus the categories' names and keywords, then reads the
-held-out examples through the same path the engine uses (the table of short answers, then
+Trains the intent and category models on the training split of config/nlu/
+(conversation.classifier.split: of each label's list in each language the third and every
+fourth after it are held out; fixed by position, no randomness, so a row once held out stays
+held out when examples are appended; tests/test_understanding.py checks none is trained
+on) plus the categories' names and keywords, then reads the held-out examples through the same path the engine uses (the table of short answers, then
 the model) and prints, per language, intent accuracy, category top-1 and top-3, and the
 district found in the sentences of config/nlu/places.yaml (the gazetteer is not trained).
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -54,9 +56,14 @@ def main() -> None:
           f"training took {trained:.1f} s ({trained_cpu:.1f} s of CPU time)")
 
     scores: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    per_intent: dict[str, list[bool]] = defaultdict(list)
+    confused: Counter = Counter()
     for e in classifier.intent_examples(intents_test, categories_test):
         u = understand(e.text, "KP", models.intents)
         scores["intent"][e.lang].append(u.intent == e.label)
+        per_intent[e.label].append(u.intent == e.label)
+        if u.intent != e.label:
+            confused[(e.label, u.intent or "unsure", u.source)] += 1
     for e in categories_test:
         ranked = [code for code, _ in models.categories.top(e.text, 3)]
         scores["category top-1"][e.lang].append(ranked[:1] == [e.label])
@@ -75,6 +82,11 @@ def main() -> None:
         aim = f"{AIMS[measure]:.0%}" if measure in AIMS else ""
         print(f"{measure:16}" + "".join(f"{c:>14}" for c in cells)
               + f"{sum(every) / len(every):8.1%} ({len(every):3})" + f"{aim:>7}")
+
+    print("\nintent accuracy by intent: " + ", ".join(
+        f"{label} {sum(got) / len(got):.0%} ({len(got)})" for label, got in sorted(per_intent.items())))
+    print("most confused (truth -> read as, by the table of short answers or the model): " + ", ".join(
+        f"{truth} -> {read} [{source}] {n}" for (truth, read, source), n in confused.most_common(8)))
 
     sample = [e.text for e in categories_test] * 5
     start, cpu = time.perf_counter(), time.process_time()

@@ -1,7 +1,8 @@
 """Trained understanding: what a message means (intent) and what a complaint is about
 (category), from the labelled corpus in config/nlu/.
 
-A character n-gram TF-IDF with a linear support vector machine (scikit-learn), its scores
+A TF-IDF of character n-grams and whole words with a linear support vector machine
+(scikit-learn), its scores
 turned into probabilities by a softmax whose temperature is fitted on examples held out of
 training: n-grams of characters take misspellings and Roman Urdu's many spellings in
 their stride, and the calibrated scores say how sure the model is. scikit-learn fits the model; predicting is a few
@@ -18,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -34,7 +36,7 @@ CORPUS_DIR = CONFIG_DIR / "nlu"
 LANGS = ("en", "ur", "rur", "ps", "rps")  # rur Roman Urdu, rps Roman Pashto
 NGRAMS = (2, 5)
 C = 1.0
-_VERSION = "1"  # bump when the features or the model change, so old caches are not read
+_VERSION = "2"  # bump when the features or the model change, so old caches are not read
 
 
 @dataclass(frozen=True)
@@ -44,19 +46,43 @@ class Example:
     lang: str
 
 
-def char_ngrams(text: str) -> list[str]:
-    """scikit-learn's ``char_wb`` analyzer on the normalized text: n-grams inside words
-    padded with a space, so a word's start and end count."""
+# Letters written interchangeably for the same sound: the Arabic and Pashto heh and ye forms
+# fold onto the Urdu ones (ه ھ ہ; ي ى ې ۍ ئ ے ی), so "اوبه" and "اوبہ", "کوئی" and "کوی" meet.
+# Only the model's features fold them; language detection still sees the Pashto letters.
+_LETTER_VARIANTS = str.maketrans({"ه": "ہ", "ھ": "ہ", "ە": "ہ", "ې": "ی", "ۍ": "ی", "ئ": "ی",
+                                  "ے": "ی"})
+_REPEATS = re.compile(r"([a-z])\1+")
+
+
+def spelling(word: str) -> str:
+    """A word in the spelling its variants share: Urdu/Pashto letter variants folded, and in
+    Roman Urdu doubled letters squeezed ("paani" and "pani", "nahii" and "nahi", "bohatt")."""
+    if word.isascii():
+        return _REPEATS.sub(r"\1", word)
+    return word.translate(_LETTER_VARIANTS)
+
+
+def features(text: str) -> list[str]:
+    """What the model reads of a text: scikit-learn's ``char_wb`` n-grams (inside words
+    padded with a space, so a word's start and end count) of the normalized, respelled
+    text, plus each whole word (marked so it never equals an n-gram), which separates
+    short words the n-grams blur ("na" in "na ghwaram" and in "nahi")."""
     grams: list[str] = []
     low, high = NGRAMS
-    for word in normalize(text).split():
+    words = [spelling(w) for w in normalize(text).split()]
+    for word in words:
         padded = f" {word} "
         size = len(padded)
         for n in range(low, high + 1):
             if n > size:
                 break
             grams.extend(padded[i:i + n] for i in range(size - n + 1))
+    grams.extend(WORD_MARK + w for w in words)
     return grams
+
+
+WORD_MARK = "\x01"
+char_ngrams = features  # the name tests/test_hot_paths.py checks the arithmetic with
 
 
 # --- the corpus ---------------------------------------------------------------------------
@@ -126,16 +152,16 @@ class TextModel:
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.svm import LinearSVC
 
-        vectorizer = TfidfVectorizer(analyzer=char_ngrams, sublinear_tf=True)
-        features = vectorizer.fit_transform(texts)
+        vectorizer = TfidfVectorizer(analyzer=features, sublinear_tf=True)
+        matrix = vectorizer.fit_transform(texts)
         labels = np.asarray(labels)
         # The temperature: fitted on every fourth example, with a model that did not see it.
         held = np.arange(len(labels)) % 4 == 1
-        probe = LinearSVC(C=C, class_weight="balanced").fit(features[~held], labels[~held])
-        temperature = _temperature(probe.decision_function(features[held]),
+        probe = LinearSVC(C=C, class_weight="balanced").fit(matrix[~held], labels[~held])
+        temperature = _temperature(probe.decision_function(matrix[held]),
                                    np.searchsorted(probe.classes_, labels[held]),
                                    np.isin(labels[held], probe.classes_))
-        model = LinearSVC(C=C, class_weight="balanced").fit(features, labels)
+        model = LinearSVC(C=C, class_weight="balanced").fit(matrix, labels)
         weights = (vectorizer.idf_[:, None] * model.coef_.T * temperature).astype(np.float64)
         vocabulary = {g: int(i) for g, i in vectorizer.vocabulary_.items()}
         return cls(vocabulary, weights, vectorizer.idf_.astype(np.float64),
@@ -144,7 +170,7 @@ class TextModel:
     def probabilities(self, text: str) -> np.ndarray | None:
         """The probability of each class, or None when no n-gram of the text is known."""
         vocabulary, counts = self.vocabulary, {}
-        for gram in char_ngrams(text):
+        for gram in features(text):
             column = vocabulary.get(gram)
             if column is not None:
                 counts[column] = counts.get(column, 0) + 1

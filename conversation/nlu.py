@@ -41,7 +41,7 @@ _WORDS: dict[str, tuple[str, ...]] = {
     "help": ("help", "madad", "?", "مدد", "مرسته", "info"),
     "affirm": ("yes", "y", "yeah", "yep", "ok", "okay", "sure", "correct", "right", "satisfied",
                "haan", "han", "ha", "ji", "jee", "haanji", "hanji", "haan ji", "han ji", "ji haan", "theek", "thik",
-               "theek hai", "sahi", "mutmain", "ہاں", "جی", "جی ہاں", "ہاں جی", "ٹھیک", "ٹھیک ہے",
+               "theek hai", "sahi", "mutmain", "bilkul", "kha", "bale", "بالکل", "ہاں", "جی", "جی ہاں", "ہاں جی", "ٹھیک", "ٹھیک ہے",
                "درست", "صحیح", "مطمئن", "هو", "ښه", "بلې", "سمه ده", "سم دی"),
     "deny": ("no", "n", "nope", "not", "not satisfied", "unsatisfied", "wrong", "nahi", "nahin",
              "nai", "nhi", "na", "ghalat", "galat", "nahi mutmain", "نہیں", "نہ", "نا", "غلط",
@@ -77,6 +77,10 @@ def _build_index() -> dict[str, str]:
 
 
 _INDEX = _build_index()
+# "am", "is", "are" after a yes or no ("mutmain nahi hun", "مطمئن نه یم"): no reason given.
+_COPULAS = frozenset({"hun", "hoon", "hu", "hon", "hai", "hain", "ہوں", "ہے", "ہیں", "yam", "yum", "یم",
+                      "de", "da", "دی", "ده", "am", "i am", "it is", "is", "i am not", "it is not",
+                      "its not", "not", "sir", "ji", "جی", "janab", "جناب"})
 _NOTHING = tracking.Found(None)
 _EMOJI_ONLY = re.compile(r"^[\W_]*$", re.UNICODE)
 
@@ -125,7 +129,16 @@ def understand(text: str, prefix: str = "KP", model: TextModel | None = None) ->
             head = " ".join(words[:size])
             if len(words) > size and _INDEX.get(head) in ("affirm", "deny"):
                 intent = _INDEX[head]
+                if intent == "affirm" and _INDEX.get(words[size]) == "deny":
+                    # "ji nahi", "مطمئن نه یم", "satisfied? no": the word after a polite "ji"
+                    # or after "satisfied" negates it; it is a no.
+                    intent, size = "deny", size + 1
                 rest = _after_words(stripped, size)
+                tail = normalize(rest)
+                if tail in _COPULAS:
+                    rest = ""  # "mutmain nahi hun": the "hun" is no reason
+                elif _INDEX.get(tail) not in (None, "affirm", "deny"):
+                    intent, rest = _INDEX[tail], ""  # "جی سلام", "ji status": the polite "ji" and a word
                 break
     if rest and len(rest.split()) >= 3 and model is not None:
         # "no, the water still does not come" stays a no with its reason; but when the model
