@@ -17,11 +17,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from conversation import catalog
-from conversation.actions import unused_tracking_number
 from conversation.call_types import Answered
 from conversation.voice_prompts import phone_departments
 from storage import lifecycle, tracking
 from storage.calls import Call
+from storage.complaints import Category as Filed
+from storage.complaints import create_complaint
 from storage.messages import contact_for, insert_inbound, queue_outbound
 from storage.models import Category, Complaint, Contact, Message
 
@@ -73,20 +74,15 @@ def file_recorded(session: Session, call: Call, raw: dict, done: Answered, *, pr
     message.status = "processed"  # the call has answered it; no conversation turn to run
     department = data.get("department") if purpose == "complaint" else None
     category = category_for(session, department)
-    complaint = Complaint(
-        tracking_number=unused_tracking_number(session), citizen_id=contact.citizen_id,
-        contact_id=contact.id, channel=contact.channel, language=lang, simulated=contact.simulated,
-        description=DESCRIPTIONS[purpose].format(seconds=call.recording_duration or 0),
+    complaint = create_complaint(
+        session, contact=contact, message=message,
+        actor=lifecycle.Actor("citizen", channel=contact.channel), channel=contact.channel,
+        language=lang, description=DESCRIPTIONS[purpose].format(seconds=call.recording_duration or 0),
+        category=Filed(category.code, category.department_code, category.sla_days) if category else None,
+        department_code=department,
         district_code=data.get("district") if purpose == "complaint" else None,
-        department_code=department, category_code=category.code if category else None,
-        incomplete=incomplete)
-    lifecycle.submit(session, complaint, message, lifecycle.Actor("citizen", channel=contact.channel),
-                     sla_days=category.sla_days if category else _triage_days(session, department))
-    message.complaint_id = complaint.id
-    if category is None:
-        lifecycle.note(session, complaint, lifecycle.SYSTEM,
-                       "Needs triage: listen to the recording, then choose the department and category.",
-                       kind="needs_triage")
+        incomplete=incomplete, needs_triage=category is None,
+        sla_days=None if category else _triage_days(session, department))
     call.complaint_id = complaint.id
     done.fetch.append(message.id)
     number = None if data.get("anonymous") else contact.address

@@ -39,7 +39,8 @@ def create_complaint(session: Session, *, contact: Contact, message: Message, ac
                      location_detail: str | None = None,
                      location: tuple[float, float] | None = None,
                      confidential: bool = False, incomplete: bool = False,
-                     needs_triage: bool = False,
+                     needs_triage: bool = False, department_code: str | None = None,
+                     sla_days: int | None = None,
                      messages: Iterable[int] = ()) -> Complaint:
     """File a new complaint of ``contact``'s citizen, carried by the inbound ``message``.
 
@@ -48,6 +49,8 @@ def create_complaint(session: Session, *, contact: Contact, message: Message, ac
     them, ``needs_triage`` when a person must choose them (a recording). ``messages`` are
     earlier messages of the same filing (a chat form's answers): they and ``message`` join
     the complaint's timeline and their not yet filed attachments become the complaint's.
+    ``department_code`` places a complaint without a category in a department's triage (the
+    phone's keypad menu); ``sla_days`` gives such a complaint its due date all the same.
     """
     latitude, longitude = location if location else (None, None)
     complaint = Complaint(
@@ -55,11 +58,12 @@ def create_complaint(session: Session, *, contact: Contact, message: Message, ac
         citizen_id=contact.citizen_id, contact_id=contact.id, simulated=contact.simulated,
         channel=channel, language=language, description=description,
         district_code=district_code, location_detail=location_detail,
-        department_code=category.department if category else None,
+        department_code=category.department if category else department_code,
         category_code=category.code if category else None,
         confidential=bool(confidential), incomplete=incomplete,
         latitude=latitude, longitude=longitude)
-    lifecycle.submit(session, complaint, message, actor, sla_days=category.sla_days if category else None)
+    lifecycle.submit(session, complaint, message, actor,
+                     sla_days=category.sla_days if category else sla_days)
     _file_messages(session, complaint, list(dict.fromkeys([*messages, message.id])))
     if needs_triage:
         lifecycle.note(session, complaint, lifecycle.SYSTEM, TRIAGE_NOTE, kind="needs_triage")
