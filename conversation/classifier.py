@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import re
@@ -271,8 +272,12 @@ def _train_apart(intents: Sequence[Example], categories: Sequence[Example], path
     try:
         done = subprocess.run([sys.executable, "-c", code], input=pickle.dumps((list(intents), list(categories), paths)),  # noqa: S603
                               env=env, capture_output=True, timeout=600, check=False)
-    except (OSError, subprocess.SubprocessError):
+    except (OSError, subprocess.SubprocessError) as exc:
+        logging.getLogger("ikhtiyar").warning("training in a child process failed (%s); training here", exc)
         return False
+    if done.returncode != 0:
+        logging.getLogger("ikhtiyar").warning("training in a child process failed; training here: %s",
+                                              done.stderr.decode(errors="replace")[-500:])
     return done.returncode == 0 and all(p.exists() for p in paths)
 
 
