@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
+import os
 import re
 import threading
 from collections import Counter
@@ -141,7 +143,10 @@ class TextModel:
     def __init__(self, vocabulary: dict[str, int], weights: np.ndarray, idf: np.ndarray,
                  intercept: np.ndarray, classes: list[str]) -> None:
         self.vocabulary = vocabulary
-        self.weights = weights  # (features, classes): idf x coefficients, so one product scores
+        # (features, classes): idf x coefficients, so one product scores. Single precision:
+        # half the memory of a long-running process (the category model is ~20 MB in double),
+        # and the probabilities agree with the fitted pipeline's to far below any threshold.
+        self.weights = np.asarray(weights, np.float32)
         self.idf = idf  # for the L2 norm of the TF-IDF vector
         self.intercept = intercept
         self.classes = classes
@@ -245,6 +250,37 @@ def train(intents: Sequence[Example], categories: Sequence[Example]) -> Models:
                   TextModel.fit([e.text for e in categories], [e.label for e in categories]))
 
 
+def _train_apart(intents: Sequence[Example], categories: Sequence[Example], paths: tuple[Path, Path]) -> bool:
+    """Train in a child process that writes the cache, which this process then reads.
+
+    scikit-learn and SciPy take over 100 MB once imported, and a process never gives that
+    back: trained here, every long-running process (serve, a worker) would carry them for
+    good, while predicting needs only NumPy. False when the child could not do it (then the
+    caller trains in-process, as before)."""
+    import pickle
+    import subprocess
+    import sys
+
+    code = ("import pickle, sys\n"
+            "from conversation.classifier import train\n"
+            "intents, categories, paths = pickle.load(sys.stdin.buffer)\n"
+            "fitted = train(intents, categories)\n"
+            "fitted.intents.save(paths[0])\n"
+            "fitted.categories.save(paths[1])\n")
+    package_root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (package_root, os.environ.get("PYTHONPATH"))))}
+    try:
+        done = subprocess.run([sys.executable, "-c", code], input=pickle.dumps((list(intents), list(categories), paths)),  # noqa: S603
+                              env=env, capture_output=True, timeout=600, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        logging.getLogger("ikhtiyar").warning("training in a child process failed (%s); training here", exc)
+        return False
+    if done.returncode != 0:
+        logging.getLogger("ikhtiyar").warning("training in a child process failed; training here: %s",
+                                              done.stderr.decode(errors="replace")[-500:])
+    return done.returncode == 0 and all(p.exists() for p in paths)
+
+
 def models(extra_categories: Sequence[Example] = (), cache_dir: Path | None = None) -> Models:
     """The fitted models for the corpus (plus ``extra_categories``, the categories' own names
     and keywords): from memory, else the cache under ``cache_dir``, else trained now."""
@@ -266,6 +302,11 @@ def models(extra_categories: Sequence[Example] = (), cache_dir: Path | None = No
                 fitted = None  # a damaged cache is trained again
         else:
             fitted = None
+        if fitted is None and paths and _train_apart(intents, categories, paths):
+            try:
+                fitted = Models(TextModel.load(paths[0]), TextModel.load(paths[1]))
+            except (OSError, ValueError, KeyError):
+                fitted = None
         if fitted is None:
             fitted = train(intents, categories)
             if paths:

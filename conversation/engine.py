@@ -344,7 +344,7 @@ class Engine(ComplaintForm, FollowUps):
             },
             "domain": _DOMAIN,
         }
-        result = self._loop().run_until_complete(self.executor.run_turn(turn, call))
+        result = self._complete(self.executor.run_turn(turn, call))
         for response in result.responses:
             values = {k: v for k, v in response.items()
                       if k not in ("text", "buttons", "elements", "custom", "template", "response",
@@ -352,11 +352,43 @@ class Engine(ComplaintForm, FollowUps):
             turn.say(response["response"], **values)
         return result
 
+    def _complete(self, coroutine):
+        """Run an action to its end. The actions are async only by rasa-sdk's signature and
+        never wait on anything, so the coroutine is stepped here directly: an event loop's
+        round trip per action cost more than the executor itself. One that does wait (a
+        future action doing I/O) is finished on this thread's loop."""
+        loop = self._loop()
+        # Marked running while stepped, as a loop does, so an action that does wait finds it.
+        asyncio.events._set_running_loop(loop)
+        try:
+            waiting_on = coroutine.send(None)
+        except StopIteration as done:
+            return done.value
+        finally:
+            asyncio.events._set_running_loop(None)
+        return loop.run_until_complete(_Resume(coroutine, waiting_on))
+
     def _loop(self) -> asyncio.AbstractEventLoop:
         loop = getattr(self._local, "loop", None)
         if loop is None:
             loop = self._local.loop = asyncio.new_event_loop()
         return loop
+
+
+class _Resume:
+    """An awaitable that carries on a coroutine already stepped once outside the loop."""
+
+    def __init__(self, coroutine, waiting_on) -> None:
+        self.coroutine, self.waiting_on = coroutine, waiting_on
+
+    def __await__(self):
+        sent = yield self.waiting_on
+        while True:
+            try:
+                waiting_on = self.coroutine.send(sent)
+            except StopIteration as done:
+                return done.value
+            sent = yield waiting_on
 
 
 def _command(u: Understanding, intent: str) -> bool:

@@ -20,6 +20,7 @@ again if that worker dies; every job is safe to run twice.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import logging
@@ -42,6 +43,57 @@ _ROUTES = {"process_inbound": "turns", "deliver": "deliveries", "fetch_message_m
 GUARD_TTL = 6 * 3600  # seconds: longer than any backlog we expect to drain
 JOB_TIMEOUT = 300
 STALLED_AFTER_S = 60
+
+
+# Job durations for /metrics: a histogram per job function, in seconds (Prometheus's `le`).
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+
+class JobDurations:
+    """Per job function: how many runs fell in each bucket, their total and their count.
+    Kept in memory for the in-process worker; on Redis for RQ workers (``record_on_redis``),
+    so any web process reports every worker's jobs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: dict[str, list[float]] = {}  # name -> [bucket counts..., +Inf count, sum]
+
+    def record(self, job: str, seconds: float) -> None:
+        index = bisect.bisect_left(DURATION_BUCKETS, seconds)
+        with self._lock:
+            row = self._jobs.setdefault(job, [0.0] * (len(DURATION_BUCKETS) + 2))
+            row[index] += 1
+            row[-1] += seconds
+
+    def snapshot(self) -> dict[str, tuple[list[int], float]]:
+        """name -> (the count in each bucket, +Inf last; not cumulative), the seconds' sum."""
+        with self._lock:
+            return {job: ([int(n) for n in row[:-1]], row[-1]) for job, row in self._jobs.items()}
+
+
+def _durations_key(prefix: str) -> str:
+    return f"ikhtiyar:metrics:{prefix}:job_seconds"
+
+
+def record_on_redis(redis, prefix: str, job: str, seconds: float) -> None:
+    """One hash per queue prefix, fields ``<job>|<bucket index>`` and ``<job>|sum``; one round trip."""
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.hincrby(_durations_key(prefix), f"{job}|{bisect.bisect_left(DURATION_BUCKETS, seconds)}", 1)
+        pipe.hincrbyfloat(_durations_key(prefix), f"{job}|sum", seconds)
+        pipe.execute()
+
+
+def durations_from_redis(redis, prefix: str) -> dict[str, tuple[list[int], float]]:
+    jobs: dict[str, tuple[list[int], float]] = {}
+    for field, value in redis.hgetall(_durations_key(prefix)).items():
+        job, _, slot = (field.decode() if isinstance(field, bytes) else field).rpartition("|")
+        counts, total = jobs.get(job) or ([0] * (len(DURATION_BUCKETS) + 1), 0.0)
+        if slot == "sum":
+            total = float(value)
+        elif slot.isdigit() and int(slot) <= len(DURATION_BUCKETS):
+            counts[int(slot)] = int(value)
+        jobs[job] = (counts, total)
+    return jobs
 
 
 def queue_for(func: Callable, delayed: bool = False) -> str:
@@ -72,6 +124,7 @@ class InProcessQueue:
         self._stop = False
         self._busy = 0
         self._waiting: set[str] = set()
+        self.durations = JobDurations()
 
     @staticmethod
     def _lane(func: Callable) -> str:
@@ -135,8 +188,11 @@ class InProcessQueue:
                 job = self._pop("jobs", now) or self._pop("ocr", now)
             if job is None:
                 return done
-            _run(*job)
+            _run(*job, self.durations)
             done += 1
+
+    def job_durations(self) -> dict[str, tuple[list[int], float]]:
+        return self.durations.snapshot()
 
     def pending(self) -> int:
         with self._cond:
@@ -158,17 +214,20 @@ class InProcessQueue:
                     self._cond.wait(None if due is None else max(0.0, due - time.monotonic()))
                 self._busy += 1
             try:
-                _run(*job)
+                _run(*job, self.durations)
             finally:
                 with self._cond:
                     self._busy -= 1
 
 
-def _run(func: Callable, args: tuple) -> None:
+def _run(func: Callable, args: tuple, durations: JobDurations | None = None) -> None:
+    start = time.perf_counter()
     try:
         func(*args)
     except Exception:  # a failed job must not kill the worker; the sweeper retries work
         log.exception("job %s%r failed", func.__name__, args)
+    if durations is not None:  # a failed job's time counts too: it held the worker as long
+        durations.record(func.__name__, time.perf_counter() - start)
 
 
 class RQQueue:
@@ -256,6 +315,10 @@ class RQQueue:
     def depths(self) -> dict[str, int]:
         return {q: queue.count for q, queue in self.queues.items()}
 
+    def job_durations(self) -> dict[str, tuple[list[int], float]]:
+        """What every worker on this Redis recorded (see ``worker_class``)."""
+        return durations_from_redis(self.redis, self.prefix)
+
     def start(self) -> None:  # workers are separate processes
         pass
 
@@ -278,7 +341,15 @@ def worker_class():
         def perform_job(self, job, queue, execution=None):
             prefix = queue.name.rsplit("-", 1)[0]
             self.connection.delete(f"{self.guard_prefix}:{prefix}:{job.id}")
-            return super().perform_job(job, queue, execution)
+            start = time.perf_counter()
+            try:
+                return super().perform_job(job, queue, execution)
+            finally:
+                try:
+                    record_on_redis(self.connection, prefix, job.func_name.rpartition(".")[2],
+                                    time.perf_counter() - start)
+                except Exception:  # a metric lost is no reason to fail the job
+                    log.warning("could not record the duration of job %s", job.id, exc_info=True)
 
     return Worker
 

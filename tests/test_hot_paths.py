@@ -166,3 +166,54 @@ def test_begin_immediate_waits_for_the_writer_then_takes_the_lock(tmp_path):
     releaser.join()
     assert holder.execute("SELECT count(*) FROM t").fetchone()[0] == 1
     assert waiter.execute("PRAGMA busy_timeout").fetchone()[0] == 30000
+
+
+_SERVE_LIKE = """
+import base64, json, sys
+from pathlib import Path
+from gateway import runtime as rt_module
+from gateway.app import create_app
+from gateway.queue import make_queue
+from gateway.settings import load_settings
+var = Path(sys.argv[1])
+settings = load_settings(database_url=f"sqlite:///{var / 'ikhtiyar.db'}", var_dir=var, redis_url=None,
+                         data_key=sys.argv[2], secret_key=sys.argv[2])
+rt = rt_module.build(settings, warn=lambda _m: None)
+rt_module.prepare(rt, say=lambda _m: None)
+if sys.argv[3] == "migrate":
+    sys.exit(0)
+rt.queue = make_queue(None, "q")
+rt.warm()
+create_app(rt)
+assert rt.conversation_knowledge(None).models is not None
+print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))
+"""
+
+
+def test_a_serving_process_on_a_migrated_database_loads_no_heavy_library_it_does_not_use(tmp_path):
+    """What `ikhtiyar serve` loads before its first message, after a deployment migrated the
+    database: the trained understanding (trained now, in a child process), the app and its
+    senders, but neither the training libraries (scikit-learn, SciPy), nor the letters' PDF
+    and image libraries (written or read on demand), nor Alembic (nothing to migrate)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import TEST_SECRET
+
+    for step in ("migrate", "serve"):  # `ikhtiyar db upgrade`, then a start on that database
+        done = subprocess.run([sys.executable, "-c", _SERVE_LIKE, str(tmp_path), TEST_SECRET, step],
+                              capture_output=True, text=True, timeout=300, check=False)
+        assert done.returncode == 0, done.stderr[-2000:]
+    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert loaded.isdisjoint({"sklearn", "scipy", "fpdf", "uharfbuzz", "fontTools", "alembic", "mako"}), \
+        loaded & {"sklearn", "scipy", "fpdf", "uharfbuzz", "fontTools", "alembic", "mako"}
+    assert list((tmp_path / "nlu").glob("intents-*.npz"))  # the child's training is cached for later starts
+
+
+def test_the_migration_heads_read_without_alembic_are_alembics_own():
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+
+    from storage import db
+
+    assert db.head_revisions() == set(ScriptDirectory.from_config(db.alembic_config(create_engine("sqlite://"))).get_heads())

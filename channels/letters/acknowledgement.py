@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from fpdf import FPDF
-
 from conversation import catalog
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/noto"), Path("/usr/share/fonts/opentype/noto"))
@@ -88,6 +86,10 @@ def _letter(lang: str, *, office: str, reference: str, label: str, title: str,
             paragraphs: list[str]) -> bytes:
     """One A4 letter: the office and reference left to right, then the label, the title
     and the body in the writer's script and direction."""
+    # fpdf2 and its shaping libraries (~55 MB resident) load when the first letter is
+    # written, not in every process that serves the letters pages.
+    from fpdf import FPDF
+
     rtl = lang in ("ur", "ps")
     pdf = FPDF(format="A4")
     pdf.set_margins(22, 22, 22)

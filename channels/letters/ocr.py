@@ -21,8 +21,6 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image
-
 from conversation.language import detect
 
 LOW_WORD = 60.0  # a word Tesseract is less sure of than this is marked for the clerk
@@ -199,6 +197,8 @@ def read_page(path: Path, dpi: int | None = None) -> Reading:
     """Read one clean page; turns the file upright first when OSD finds it sideways."""
     script, rotate, _conf = detect_script(path)
     if rotate:
+        from PIL import Image  # loaded by the OCR job only, not by every page that imports this
+
         with Image.open(path) as img:
             # OSD's "Rotate" is clockwise; Pillow's rotate() is counter-clockwise.
             img.rotate(-rotate, expand=True, fillcolor=255).save(path)
