@@ -39,6 +39,13 @@ def _tell(session: Session, complaint: Complaint, key: str, kind: str, prefix: s
                           language=lang, extras={"key": key})
 
 
+def tell(session: Session, complaint: Complaint, key: str, kind: str, prefix: str,
+         **values: object) -> Message:
+    """Queue catalog text ``key`` for the complainant (their channel, their language); not an
+    answer for the time to first response."""
+    return _tell(session, complaint, key, kind, prefix, **values)
+
+
 def resolve(session: Session, complaint: Complaint, actor: lifecycle.Actor, note: str,
             outcome: str = "relief_granted", prefix: str = "KP") -> Message:
     """Mark the complaint resolved and ask the complainant whether they are satisfied.
