@@ -287,6 +287,33 @@ def attachment(number: str, attachment_id: int):
     return response
 
 
+@bp.get("/media/<token>")
+def reply_file(token: str):
+    """A file an officer attached to a reply, for the provider that delivers it (Twilio
+    fetches WhatsApp media by URL, without a session): only with a link this gateway signed,
+    not expired, and only files of outbound replies. Anything else is "not found"."""
+    from gateway import reply_media
+
+    rt = view.rt()
+    attachment_id = reply_media.from_token(rt.settings.secret_key_bytes(), token)
+    if attachment_id is None:
+        abort(404)
+    with rt.sessions() as db:
+        found = db.get(Attachment, attachment_id)
+        message = db.get(Message, found.message_id) if found and found.message_id else None
+        if message is None or message.direction != "out":
+            abort(404)
+        root = rt.attachments_dir.resolve()
+        path = (root / found.path).resolve()
+        content_type, filename = found.content_type, found.filename
+    if root not in path.parents or not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=content_type, download_name=filename or path.name, max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
 @bp.get("/stream")
 @require_roles(*view.DASHBOARD_ROLES)
 def stream():

@@ -9,7 +9,7 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask_login import current_user
 
 from conversation import casework, reroute
-from gateway import jobs
+from gateway import jobs, reply_media
 from gateway.auth import require_roles
 from gateway.blueprints import dashboard_replies as replies
 from gateway.blueprints import dashboard_view as view
@@ -96,8 +96,19 @@ def reply(number: str):
         elif replies.language_mismatch(text, lang) and request.form.get("any_language") != "1":
             session[_draft_key(number)] = text
             raise ActionError(view.t("language_warning").format(lang=lang))
+        upload = request.files.get("file")
+        data = upload.read(reply_media.MAX_BYTES + 1) if upload and upload.filename else b""
+        if data:
+            try:
+                reply_media.sniff(data)
+            except reply_media.UploadRefused as exc:
+                raise ActionError(str(exc)) from None
         session.pop(_draft_key(number), None)
-        return casework.message_citizen(db, complaint, _actor(), text, prefix=view.prefix())
+        message = casework.message_citizen(db, complaint, _actor(), text, prefix=view.prefix())
+        if data:
+            db.flush()
+            reply_media.attach(db, view.rt().attachments_dir, message, data, upload.filename)
+        return message
     return _act(number, change, done=view.t("done_reply"), action="reply")
 
 

@@ -168,3 +168,47 @@ def test_bulk_assign_hands_the_ticked_cases_in_scope_only(rt, app, staff):
     viewer = login(app, "viewer")
     assert post(viewer, "/dashboard/bulk-assign", user_id=str(staff["officer_psw"]),
                 numbers=[police.number]).status_code == 403
+
+
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+       b"\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa75\x81\x84\x00\x00\x00\x00IEND\xaeB`\x82")
+
+
+def test_a_reply_carries_a_checked_photo_as_media_on_whatsapp_and_in_the_email(rt, app, staff, monkeypatch):
+    from io import BytesIO
+
+    from channels.delivery import Delivered
+    from channels.email.sender import SmtpSender
+    from channels.whatsapp.adapter import create_kwargs
+
+    monkeypatch.setattr(rt, "settings", rt.settings.model_copy(update={"public_url": "https://ikhtiyar.test"}))
+    sent = []
+    monkeypatch.setattr(rt, "sender_for", lambda channel, simulated=False: lambda out: (
+        sent.append(out), Delivered(provider_id=f"SM{len(sent):032d}"))[1])
+    case = file_complaint(rt)  # by WhatsApp
+    client = login(app, "officer_psw")
+    # A program renamed to .png is refused, whatever the browser says it is.
+    response = client.post(f"/dashboard/cases/{case.number}/reply", content_type="multipart/form-data", data={
+        "csrf_token": csrf(client), "text": "See the photo",
+        "file": (BytesIO(b"MZ\x90\x00" + b"\x00" * 64), "repair.png", "image/png")})
+    assert "attach a JPEG or PNG photo or a PDF" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert replies(rt, case.id) == []
+    client.post(f"/dashboard/cases/{case.number}/reply", content_type="multipart/form-data", data={
+        "csrf_token": csrf(client), "text": "The repaired pipe",
+        "file": (BytesIO(PNG), "repair.png", "application/octet-stream")})
+    rt.queue.run_due()
+    [out] = sent
+    kwargs = create_kwargs(out, rt.settings)
+    [url] = kwargs["media_url"]
+    assert kwargs["body"].endswith("The repaired pipe") and url.startswith("https://ikhtiyar.test/dashboard/media/")
+    fetched = app.test_client().get(url.removeprefix("https://ikhtiyar.test"))  # as Twilio, no session
+    assert fetched.status_code == 200 and fetched.data == PNG and fetched.mimetype == "image/png"
+    forged = url.removeprefix("https://ikhtiyar.test")[:-3] + "abc"
+    assert app.test_client().get(forged).status_code == 404
+    # The same files travel inside an email.
+    mail = SmtpSender("smtp://127.0.0.1:1", "complaints@ikhtiyar.test", secret=b"s" * 32,
+                      base_url="https://ikhtiyar.test").compose(out)
+    [part] = list(mail.iter_attachments())
+    assert part.get_content_type() == "image/png" and part.get_content() == PNG
+    # The officer sees the file on the case's timeline.
+    assert 'class="photo"' in client.get(f"/dashboard/cases/{case.number}").get_data(as_text=True)

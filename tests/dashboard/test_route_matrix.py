@@ -153,6 +153,8 @@ EXPECT = {
     "dashboard.start": _case_action, "dashboard.confidential": _case_action,
     # Triage (issue 15): the queue of complaints without a department or category; one-click
     # categorising is a case action; bulk assignment refuses an empty form (303 back).
+    # A reply's file for the provider: only with a link the gateway signed (a forged one: 404).
+    "dashboard.reply_file": _always(REFUSED),
     "dashboard.triage": _staff(OK), "dashboard.categorise": _case_action,
     "dashboard.bulk_assign": lambda role, variant: (400, LOGIN) if role == "anonymous"
     else (303 if role in ACTORS else FORBIDDEN),
