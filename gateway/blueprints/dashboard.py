@@ -31,7 +31,7 @@ from analytics import queue as work_queue
 from gateway.auth import require_roles
 from gateway.blueprints import dashboard_replies as replies
 from gateway.blueprints import dashboard_view as view
-from storage import audit, scope
+from storage import audit, saved_filters, scope
 from storage.db import transaction
 from storage.models import (
     Attachment,
@@ -73,6 +73,7 @@ def queue():
         partial = bool(request.args.get("partial"))
         since = None if partial else live.Marks.now(db).token()
         summaries = _summaries(db, rows)
+        saved = [] if partial else saved_filters.mine(db, current_user.id)
         assignable = _assignable(db) if scope.can_act(current_user) else []
         triage_count = db.scalar(scope.visible(select(func.count(Complaint.id)), current_user)
                                  .where(scope.needs_triage(), Complaint.simulated.is_(False)))
@@ -80,7 +81,8 @@ def queue():
     template = "dashboard_queue_list.html" if partial else "dashboard_queue.html"
     return render_template(template, rows=rows, more=more, f=f, counts=counts, labels=labels,
                            args=args, now=utcnow(), statuses=work_queue.STATUSES, live_since=since,
-                           summaries=summaries, assignable=assignable, triage_count=triage_count)
+                           summaries=summaries, assignable=assignable, triage_count=triage_count,
+                           saved=saved, query=saved_filters.clean_query(request.query_string.decode()))
 
 
 SUMMARY_CHARS = 90
@@ -371,6 +373,11 @@ def language():
 
 def init_app(app) -> None:
     # Their routes join this blueprint when imported (once, before the first registration).
-    from gateway.blueprints import dashboard_actions, dashboard_stats, dashboard_triage  # noqa: F401
+    from gateway.blueprints import (  # noqa: F401
+        dashboard_actions,
+        dashboard_filters,
+        dashboard_stats,
+        dashboard_triage,
+    )
 
     app.register_blueprint(bp)

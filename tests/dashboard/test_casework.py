@@ -212,3 +212,21 @@ def test_a_reply_carries_a_checked_photo_as_media_on_whatsapp_and_in_the_email(r
     assert part.get_content_type() == "image/png" and part.get_content() == PNG
     # The officer sees the file on the case's timeline.
     assert 'class="photo"' in client.get(f"/dashboard/cases/{case.number}").get_data(as_text=True)
+
+
+def test_saved_filters_are_each_users_own(rt, app, staff):
+    file_complaint(rt)
+    client = login(app, "officer_psw")
+    response = post(client, "/dashboard/filters", name="Late in Peshawar",
+                    query="view=unassigned&overdue=1&sort=-due&page=3&evil=<x>")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Filter saved." in page
+    link = re.search(r'href="(/dashboard/\?[^"]*)" data-filter="(\d+)">Late in Peshawar<', page)
+    assert link and "overdue=1" in link.group(1) and "sort=-due" in link.group(1)
+    assert "page=" not in link.group(1) and "evil" not in link.group(1)
+    other = login(app, "officer2_psw")
+    assert "Late in Peshawar" not in other.get("/dashboard/").get_data(as_text=True)
+    assert post(other, f"/dashboard/filters/{link.group(2)}/delete").status_code == 404
+    assert "Late in Peshawar" in client.get("/dashboard/").get_data(as_text=True)
+    post(client, f"/dashboard/filters/{link.group(2)}/delete")
+    assert "Late in Peshawar" not in client.get("/dashboard/").get_data(as_text=True)

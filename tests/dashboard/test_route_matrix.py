@@ -155,6 +155,12 @@ EXPECT = {
     # categorising is a case action; bulk assignment refuses an empty form (303 back).
     # A reply's file for the provider: only with a link the gateway signed (a forged one: 404).
     "dashboard.reply_file": _always(REFUSED),
+    # Saved queue filters are each user's own: an empty name is refused back to the queue
+    # (303); deleting a filter that is not one's own is "not found".
+    "dashboard.save_filter": lambda role, variant: (400, LOGIN) if role == "anonymous"
+    else (303 if role in DASHBOARD else FORBIDDEN),
+    "dashboard.delete_filter": lambda role, variant: (400, LOGIN) if role == "anonymous"
+    else (REFUSED if role in DASHBOARD else FORBIDDEN),
     "dashboard.triage": _staff(OK), "dashboard.categorise": _case_action,
     "dashboard.bulk_assign": lambda role, variant: (400, LOGIN) if role == "anonymous"
     else (303 if role in ACTORS else FORBIDDEN),
