@@ -1,12 +1,12 @@
 """Which complaints a member of staff may see: the one rule every route and query uses.
 
 officer: own department and district; department head: own department, all districts;
-viewer and admin: the whole province; clerk: see below. A complaint nobody has given a
-department yet (a phone recording, an anonymous email) waits for triage: the officers of its
-district see it (any department: whoever picks up the phone in the district office sorts it),
-department heads see every one (they triage those of no district too), admins all; clerk: only the complaints they entered themselves
+viewer and admin: the whole province; clerk: only the complaints they entered themselves
 (their "submitted" event names them), which they see in the letters area: clerks have no
-dashboard. Out of scope is answered as "not found", so nothing leaks that a case exists.
+dashboard. A complaint nobody has given a department yet (a phone recording, an anonymous
+email) waits for triage (``unsorted``): the officers of its district see it too, whatever
+their department (whoever is on duty in the district office sorts it), department heads see
+every one (they sort those of no district as well), admins all. Out of scope is answered as "not found", so nothing leaks that a case exists.
 """
 
 from __future__ import annotations
@@ -25,17 +25,20 @@ def _entered_by(user_id: int):
                                                      ComplaintEvent.actor_user_id == user_id)
 
 
-def visible(query: Select, user: User) -> Select:
-    """Restrict a query over Complaint to what ``user`` may see."""
+def visible(query: Select, user: User, *, unsorted: bool = False) -> Select:
+    """Restrict a query over Complaint to what ``user`` may see. ``unsorted`` adds the
+    complaints without a department that wait for triage (see the module's note): the
+    dashboard's case pages and triage queue ask for them; work figures and the staff API,
+    which count a department's own cases, do not."""
     if user.role in ("admin", "viewer"):
         return query
     if user.role == "department_head":
-        return query.where(or_(Complaint.department_code == user.department_code,
-                               Complaint.department_code.is_(None)))
+        mine = Complaint.department_code == user.department_code
+        return query.where(or_(mine, Complaint.department_code.is_(None)) if unsorted else mine)
     if user.role == "officer":
+        mine = Complaint.department_code == user.department_code
         return query.where(Complaint.district_code == user.district_code,
-                           or_(Complaint.department_code == user.department_code,
-                               Complaint.department_code.is_(None)))
+                           or_(mine, Complaint.department_code.is_(None)) if unsorted else mine)
     if user.role == "clerk":
         return query.where(Complaint.id.in_(_entered_by(user.id)))
     return query.where(false())

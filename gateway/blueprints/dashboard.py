@@ -75,7 +75,7 @@ def queue():
         summaries = _summaries(db, rows)
         saved = [] if partial else saved_filters.mine(db, current_user.id)
         assignable = _assignable(db) if scope.can_act(current_user) else []
-        triage_count = db.scalar(scope.visible(select(func.count(Complaint.id)), current_user)
+        triage_count = db.scalar(scope.visible(select(func.count(Complaint.id)), current_user, unsorted=True)
                                  .where(scope.needs_triage(), Complaint.simulated.is_(False)))
     args = {k: v for k, v in request.args.items() if k not in ("page", "partial")}
     template = "dashboard_queue_list.html" if partial else "dashboard_queue.html"

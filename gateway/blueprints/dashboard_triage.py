@@ -67,7 +67,7 @@ def triage():
         district = current_user.district_code  # an officer triages their own district
     simulated = request.args.get("simulated") == "1"
     with view.rt().sessions() as db:
-        query = scope.visible(select(Complaint), current_user).where(scope.needs_triage())
+        query = scope.visible(select(Complaint), current_user, unsorted=True).where(scope.needs_triage())
         if district:
             query = query.where(Complaint.district_code == district)
         if not simulated:
