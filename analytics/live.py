@@ -65,9 +65,11 @@ def activity_query(user, marks: Marks, complaint_id: int | None = None):
     ``updated_at`` moves with every state change, escalation or stamp) and, on a case page,
     a delivery status update of one of its messages.
     """
+    # A case page may be an unsorted complaint's (triage): it is in scope there.
+    one = complaint_id is not None
     messages = visible(select(func.max(Message.id)).join(Complaint, Complaint.id == Message.complaint_id),
-                       user).where(Message.id > marks.message_id)
-    updates = visible(select(func.max(Complaint.updated_at)), user).where(
+                       user, unsorted=one).where(Message.id > marks.message_id)
+    updates = visible(select(func.max(Complaint.updated_at)), user, unsorted=one).where(
         Complaint.updated_at > marks.changed_at)
     if complaint_id is None:
         return select(messages.scalar_subquery(), updates.scalar_subquery())

@@ -1,4 +1,5 @@
-"""The officer's queue: the complaints in scope, mine first, then unassigned, overdue first,
+"""The officer's queue: the complaints in scope, overdue unassigned ones first (nobody is on
+them and they are late), then mine, then unassigned, overdue first,
 with the filters and the number of cases behind each filter value (faceted: each count
 applies every other filter)."""
 
@@ -18,6 +19,11 @@ from storage.scope import visible
 VIEWS = ("all", "mine", "unassigned")
 STATUSES = ("open", *OPEN_STATES, "closed", "any")
 PAGE_SIZE = 50
+# Sortable columns (``sort`` in the query string; ``-`` before it for descending). Without
+# one the queue is in its working order (see queue_query).
+SORTS = {"received": Complaint.created_at, "due": Complaint.due_at, "status": Complaint.state,
+         "category": Complaint.category_code, "district": Complaint.district_code,
+         "channel": Complaint.channel, "tracking": Complaint.tracking_number}
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,7 @@ class QueueFilter:
     simulated: bool = False  # complaints filed from the simulator: hidden unless asked for
     search: str = ""
     page: int = 1
+    sort: str = ""
 
     @classmethod
     def from_args(cls, args) -> QueueFilter:
@@ -42,6 +49,7 @@ class QueueFilter:
             return args.get(name, "") in ("1", "true", "on", "yes")
 
         view = args.get("view", "all")
+        sort = args.get("sort", "")
         status = args.get("status", "open")
         try:
             page = max(1, min(int(args.get("page", "1")), 10_000))
@@ -52,7 +60,8 @@ class QueueFilter:
                    district=(args.get("district") or None), category=(args.get("category") or None),
                    channel=(args.get("channel") or None), overdue=flag("overdue"),
                    reopened=flag("reopened"), escalated=flag("escalated"), simulated=flag("simulated"),
-                   search=args.get("q", "").strip()[:40], page=page)
+                   search=args.get("q", "").strip()[:40], page=page,
+                   sort=sort if sort.lstrip("-") in SORTS else "")
 
 
 def _overdue(now: datetime):
@@ -100,16 +109,22 @@ def _filtered(query, user, f: QueueFilter, now: datetime, prefix: str, skip: str
 
 
 def queue_query(user, f: QueueFilter, now: datetime | None = None, prefix: str = "KP"):
-    """The page of complaints for ``f``: mine, then unassigned, then others; overdue first,
-    then by due time."""
+    """The page of complaints for ``f``: overdue cases nobody is assigned to, then mine, then
+    unassigned, then others; overdue first, then by due time. A sortable column chosen
+    (``f.sort``) comes first."""
     now = now or utcnow()
     order = [
+        case((and_(_overdue(now), Complaint.assigned_user_id.is_(None)), 0), else_=1),
         case((Complaint.assigned_user_id == user.id, 0),
              (Complaint.assigned_user_id.is_(None), 1), else_=2),
         case((_overdue(now), 0), else_=1),
         Complaint.escalation_level.desc(),
         Complaint.due_at.is_(None), Complaint.due_at, Complaint.id,
     ]
+    if f.sort:
+        column = SORTS[f.sort.lstrip("-")]
+        order = [column.desc().nulls_last() if f.sort.startswith("-") else column.asc().nulls_last(),
+                 *order]
     query = _filtered(select(Complaint), user, f, now, prefix).order_by(*order)
     return query.limit(PAGE_SIZE + 1).offset((f.page - 1) * PAGE_SIZE)
 

@@ -55,6 +55,12 @@ def _officer_framing(lang: str, values: dict) -> tuple[str, dict]:
         return "officer_message", values
     return "officer_message_other", {**values, "text": f"{FSI}{text.strip()}{PDI}"}
 
+def tell(session: Session, complaint: Complaint, key: str, kind: str, prefix: str,
+         **values: object) -> Message:
+    """Queue catalog text ``key`` for the complainant (their channel, their language); not an
+    answer for the time to first response."""
+    return _tell(session, complaint, key, kind, prefix, **values)
+
 
 def resolve(session: Session, complaint: Complaint, actor: lifecycle.Actor, note: str,
             outcome: str = "relief_granted", prefix: str = "KP") -> Message:

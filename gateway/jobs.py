@@ -137,6 +137,12 @@ def _claim(rt: rt_module.Runtime, message_id: int, recover: bool):
                             language=message.language,
                             extras={**message.payload, "_simulated": contact.simulated},
                             last_inbound_at=last_inbound)
+        if (message.payload or {}).get("attachments"):
+            # An officer's reply with files: the email carries them, WhatsApp fetches them.
+            from gateway import reply_media  # gateway.media imports this module
+
+            outgoing = dataclasses.replace(outgoing, extras={**outgoing.extras, **reply_media.delivery_extras(
+                session, rt.attachments_dir, message, rt.settings.secret_key_bytes(), rt.settings.public_url)})
         if contact.opted_out:
             advance_status(message, OutboxStatus.FAILED, error="the citizen has opted out")
             return message.status

@@ -23,13 +23,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage import scope, tracking
 from storage.models import (
     ENDED_STATES,
+    OPEN_STATES,
     Attachment,
+    Category,
     Complaint,
     ComplaintEvent,
     Contact,
@@ -348,3 +350,75 @@ def note(session: Session, complaint: Complaint, actor: Actor, text: str, *,
          kind: str = "note", message: Message | None = None) -> ComplaintEvent:
     """A timeline entry that changes nothing: an internal note, a citizen's comment, a reminder."""
     return _event(session, complaint, kind, actor, note=text, message=message)
+
+
+# --- triage and transfer ------------------------------------------------------------------
+
+
+def receiving_officer(session: Session, complaint: Complaint, department_code: str) -> int | None:
+    """Who takes a case sent to ``department_code``: its officer in the complaint's district
+    with the fewest open cases, else the department's head; None when it has neither."""
+    if complaint.district_code:
+        load = (select(func.count(Complaint.id)).where(Complaint.assigned_user_id == User.id,
+                                                       Complaint.state.in_(OPEN_STATES))
+                .scalar_subquery())
+        found = session.scalar(select(User.id).where(
+            User.active.is_(True), User.role == "officer", User.department_code == department_code,
+            User.district_code == complaint.district_code).order_by(load, User.id).limit(1))
+        if found:
+            return found
+    return session.scalar(select(User.id).where(
+        User.active.is_(True), User.role == "department_head",
+        User.department_code == department_code).order_by(User.id).limit(1))
+
+
+def recategorise(session: Session, complaint: Complaint, actor: Actor, category_code: str, *,
+                 user_id: int | None = None, reason: str | None = None) -> ComplaintEvent:
+    """Give the complaint a category, and with it the category's department and due date, in
+    one change (triage, recategorisation, transfer). A case that changes department is
+    handed to ``user_id`` (an officer of the new department) or to ``receiving_officer``:
+    never left assigned to nobody. The new department's clock starts now; a first triage or a
+    change within the department keeps the clock that started when the citizen filed."""
+    _require_staff(actor, "categorising")
+    if complaint.state in ENDED_STATES or complaint.state == State.RESOLVED:
+        raise IllegalTransition(complaint, "recategorise")
+    category = session.get(Category, category_code)
+    if category is None:
+        raise TransitionError(f"no category with code {category_code}")
+    if category.code == complaint.category_code:
+        raise TransitionError("the complaint already has this category")
+    before_dept, before_cat = complaint.department_code, complaint.category_code
+    moved = before_dept is not None and before_dept != category.department_code
+    if user_id is not None:
+        target = session.get(User, user_id)
+        if (target is None or not target.active or target.department_code != category.department_code
+                or target.role not in ("officer", "department_head")):
+            raise TransitionError("choose an officer of the new department")
+    elif moved or (before_dept is None and complaint.assigned_user_id is None
+                   and complaint.state != State.SUBMITTED):
+        user_id = receiving_officer(session, complaint, category.department_code)
+    else:
+        user_id = complaint.assigned_user_id
+    start = utcnow() if moved else complaint.created_at
+    data = {"from_department": before_dept, "to_department": category.department_code,
+            "from_category": before_cat, "to_category": category.code,
+            "from_user": complaint.assigned_user_id, "to_user": user_id,
+            "due_at": (start + timedelta(days=category.sla_days)).isoformat()}
+    kind = "transferred" if moved else ("categorised" if before_cat is None else "recategorised")
+    reason = (reason or "").strip() or None
+    if moved and not reason:
+        raise TransitionError("a transfer to another department needs a reason")
+    if complaint.state == State.SUBMITTED and user_id is not None:
+        event = _move(session, complaint, "assign", actor, kind=kind, note=reason, data=data)
+    else:
+        complaint.updated_at = utcnow()
+        before = complaint.state
+        if moved and complaint.state == State.IN_PROGRESS:
+            complaint.state = State.ASSIGNED.value  # the new department has not started yet
+        complaint.updated_at = utcnow()
+        event = _event(session, complaint, kind, actor, from_state=before,
+                       to_state=complaint.state, note=reason, data=data)
+    complaint.department_code, complaint.category_code = category.department_code, category.code
+    complaint.due_at = start + timedelta(days=category.sla_days)
+    complaint.assigned_user_id = user_id
+    return event

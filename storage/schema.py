@@ -9,5 +9,6 @@ from storage import (  # noqa: F401
     letters,  # scanned letters and their pages
     mail,  # IMAP state, used answer links, email threads
     models,
+    saved_filters,  # the dashboard queue's saved filters, per user
     urgency,  # analytics: how urgent each open complaint is
 )

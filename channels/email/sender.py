@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from channels.delivery import Delivered, Outgoing, PermanentError, TransientError
@@ -137,6 +138,10 @@ class SmtpSender:
         msg.set_content(text + "\n\n-- \n" + footer + "\n")
         msg.add_alternative(_html(out.text, buttons, catalog.text("email_links_intro", lang), footer, lang),
                             subtype="html")
+        for f in out.extras.get("files") or []:  # an officer's files, checked when uploaded
+            maintype, _, subtype = str(f["content_type"]).partition("/")
+            msg.add_attachment(Path(f["path"]).read_bytes(), maintype=maintype, subtype=subtype,
+                               filename=f.get("filename"))
         msg["Content-Language"] = lang  # after the body: set_content clears Content-* headers
         return msg
 

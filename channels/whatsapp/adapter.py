@@ -101,4 +101,6 @@ def create_kwargs(outgoing: Outgoing, settings, *, content_sid: str | None = Non
         kwargs["content_variables"] = template_variables(outgoing.text)
     else:
         kwargs["body"] = outbound.body(outgoing.text)
+        if outgoing.extras.get("media_urls"):  # an officer's files: Twilio fetches them
+            kwargs["media_url"] = list(outgoing.extras["media_urls"])[:10]
     return outbound.with_callback(kwargs, outgoing, settings)

@@ -24,13 +24,14 @@ from flask import (
     stream_with_context,
 )
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from analytics import live
 from analytics import queue as work_queue
 from gateway.auth import require_roles
+from gateway.blueprints import dashboard_replies as replies
 from gateway.blueprints import dashboard_view as view
-from storage import audit, scope
+from storage import audit, saved_filters, scope
 from storage.db import transaction
 from storage.models import (
     Attachment,
@@ -71,10 +72,52 @@ def queue():
         labels = view.labels(db)
         partial = bool(request.args.get("partial"))
         since = None if partial else live.Marks.now(db).token()
+        summaries = _summaries(db, rows)
+        saved = [] if partial else saved_filters.mine(db, current_user.id)
+        assignable = _assignable(db) if scope.can_act(current_user) else []
+        triage_count = db.scalar(scope.visible(select(func.count(Complaint.id)), current_user, unsorted=True)
+                                 .where(scope.needs_triage(), Complaint.simulated.is_(False)))
     args = {k: v for k, v in request.args.items() if k not in ("page", "partial")}
     template = "dashboard_queue_list.html" if partial else "dashboard_queue.html"
     return render_template(template, rows=rows, more=more, f=f, counts=counts, labels=labels,
-                           args=args, now=utcnow(), statuses=work_queue.STATUSES, live_since=since)
+                           args=args, now=utcnow(), statuses=work_queue.STATUSES, live_since=since,
+                           summaries=summaries, assignable=assignable, triage_count=triage_count,
+                           saved=saved, query=saved_filters.clean_query(request.query_string.decode()))
+
+
+SUMMARY_CHARS = 90
+
+
+def _summaries(db, rows: list[Complaint]) -> dict[int, str]:
+    """The start of each complaint's description, masked as on its case page (the citizen's
+    name, numbers and addresses; all of it removed for the department a confidential
+    complaint is about)."""
+    citizen_ids = {c.citizen_id for c in rows}
+    known: dict[int, list] = {cid: [] for cid in citizen_ids}
+    if citizen_ids:
+        for cit in db.scalars(select(Citizen).where(Citizen.id.in_(citizen_ids))):
+            known[cit.id] += [cit.name, cit.cnic]
+        for contact in db.scalars(select(Contact).where(Contact.citizen_id.in_(citizen_ids))):
+            known[contact.citizen_id].append(contact.address)
+    out = {}
+    for c in rows:
+        shown = view.Shown(hidden=scope.identity_hidden(current_user, c), revealed=False,
+                           known=known.get(c.citizen_id, []), places=[c.location_detail])
+        text = " ".join((shown.text(c.description) or "").split())
+        out[c.id] = text if len(text) <= SUMMARY_CHARS else text[:SUMMARY_CHARS - 1].rstrip() + "…"
+    return out
+
+
+def _assignable(db) -> list[User]:
+    """Whom this member of staff may hand cases to in bulk: the officers (and head) of their
+    department, of their district for an officer; an admin chooses among all."""
+    query = select(User).where(User.active.is_(True), User.role.in_(("officer", "department_head")))
+    if current_user.role != "admin":
+        query = query.where(User.department_code == current_user.department_code)
+    if current_user.role == "officer":
+        query = query.where((User.district_code == current_user.district_code)
+                            | (User.role == "department_head"))
+    return list(db.scalars(query.order_by(User.department_code, User.username)))
 
 
 def _timeline(db, complaint: Complaint, shown: view.Shown) -> list[dict]:
@@ -99,7 +142,32 @@ def _timeline(db, complaint: Complaint, shown: view.Shown) -> list[dict]:
     if files.get(0):
         items.append({"at": complaint.created_at, "type": "files", "attachments": files[0]})
     items.sort(key=lambda i: (i["at"], 0 if i["type"] == "message" else 1))
-    return items
+    return _collapse_filing(items, events)
+
+
+# Outbound kinds written by staff: never part of the assistant's filing dialogue.
+STAFF_KINDS = {"officer_message", "info_request", "satisfaction_request", "satisfaction_reminder",
+               "case_handled_by"}
+FILING_GRACE_SECONDS = 5  # the acknowledgement leaves a moment after the complaint is filed
+
+
+def _collapse_filing(items: list[dict], events: list) -> list[dict]:
+    """The assistant's dialogue that filed the complaint ("1", "Peshawar", "yes" and its
+    questions) as one card, the complaint's summary, instead of a card per step; the steps
+    stay readable inside it, and their files are shown on the card."""
+    submitted = next((e for e in events if e.kind == "submitted"), None)
+    if submitted is None:
+        return items
+    until = submitted.created_at.timestamp() + FILING_GRACE_SECONDS
+    steps = [i for i in items if i["type"] == "message" and i["at"].timestamp() <= until
+             and (i["message"].direction == "in" or i["message"].kind not in STAFF_KINDS)]
+    if len(steps) < 2:
+        return items
+    summary = {"at": steps[0]["at"], "type": "filing", "steps": steps,
+               "attachments": [a for step in steps for a in step["attachments"]]}
+    kept = [i for i in items if not any(i is step for step in steps)]
+    kept.insert(next((n for n, i in enumerate(kept) if i["at"] >= summary["at"]), len(kept)), summary)
+    return kept
 
 
 def with_scans(context: dict) -> dict:
@@ -156,7 +224,25 @@ def case_context(db, complaint: Complaint, revealed: bool = False) -> dict:
             "hidden": hidden, "revealed": show, "officers": officers, "labels": labels,
             "departments": sorted(labels.department.items(), key=lambda kv: kv[1]),
             "reveals": audit.reveals(db, complaint.id)[:5] if show else [],
-            "now": utcnow()}
+            "actions": replies.available(complaint), "citizen_lang": citizen_lang(db, complaint),
+            "canned": replies.canned(complaint.department_code),
+            "draft": session.get(f"reply_draft:{complaint.tracking_number}", ""),
+            "can_triage": scope.can_triage(current_user, complaint),
+            "grouped": _grouped(db), "now": utcnow()}
+
+
+def citizen_lang(db, complaint: Complaint) -> str:
+    from storage.models import Conversation
+
+    conversation = db.scalars(select(Conversation).where(
+        Conversation.contact_id == complaint.contact_id)).first()
+    return (conversation.language if conversation else None) or complaint.language or "en"
+
+
+def _grouped(db) -> list:
+    from gateway.blueprints.dashboard_triage import categories_by_department
+
+    return categories_by_department(db)
 
 
 @bp.get("/cases/<number>")
@@ -198,6 +284,33 @@ def attachment(number: str, attachment_id: int):
     inline = content_type.split("/")[0] in ("image", "audio") or content_type == "application/pdf"
     response = send_file(path, mimetype=content_type, as_attachment=not inline,
                          download_name=filename or path.name, max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.get("/media/<token>")
+def reply_file(token: str):
+    """A file an officer attached to a reply, for the provider that delivers it (Twilio
+    fetches WhatsApp media by URL, without a session): only with a link this gateway signed,
+    not expired, and only files of outbound replies. Anything else is "not found"."""
+    from gateway import reply_media
+
+    rt = view.rt()
+    attachment_id = reply_media.from_token(rt.settings.secret_key_bytes(), token)
+    if attachment_id is None:
+        abort(404)
+    with rt.sessions() as db:
+        found = db.get(Attachment, attachment_id)
+        message = db.get(Message, found.message_id) if found and found.message_id else None
+        if message is None or message.direction != "out":
+            abort(404)
+        root = rt.attachments_dir.resolve()
+        path = (root / found.path).resolve()
+        content_type, filename = found.content_type, found.filename
+    if root not in path.parents or not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=content_type, download_name=filename or path.name, max_age=0)
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
@@ -260,6 +373,11 @@ def language():
 
 def init_app(app) -> None:
     # Their routes join this blueprint when imported (once, before the first registration).
-    from gateway.blueprints import dashboard_actions, dashboard_stats  # noqa: F401
+    from gateway.blueprints import (  # noqa: F401
+        dashboard_actions,
+        dashboard_filters,
+        dashboard_stats,
+        dashboard_triage,
+    )
 
     app.register_blueprint(bp)

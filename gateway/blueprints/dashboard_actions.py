@@ -5,15 +5,16 @@ for delivery on their own channel."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from conversation import casework
-from gateway import jobs
+from conversation import casework, reroute
+from gateway import jobs, reply_media
 from gateway.auth import require_roles
+from gateway.blueprints import dashboard_replies as replies
 from gateway.blueprints import dashboard_view as view
-from gateway.blueprints.dashboard import bp, case_context, with_scans
-from storage import audit, lifecycle
+from gateway.blueprints.dashboard import bp, case_context, citizen_lang, with_scans
+from storage import audit, lifecycle, scope
 from storage.db import transaction
 from storage.models import Department, User
 
@@ -39,10 +40,13 @@ def _text(name: str, what: str, required: bool = True) -> str:
     return value
 
 
-def _act(number: str, change) -> object:
+def _act(number: str, change, *, done: str | None = None, action: str | None = None,
+         back: str | None = None) -> object:
     """Run ``change(db, complaint)`` on the case in one transaction; deliver what it queued.
 
-    Returns a response: back to the case, or to the queue when the case left the scope.
+    ``action`` (a key of dashboard_replies.ACTIONS) is refused unless the case's state allows
+    it; ``done`` is the confirmation flashed when it worked. Returns a response: back to the
+    case (or to ``back``), or to the queue when the case left the scope.
     """
     rt = view.rt()
     queued: list[int] = []
@@ -50,6 +54,8 @@ def _act(number: str, change) -> object:
         with transaction(rt.sessions) as db:
             complaint = view.find_case(db, number, for_update=True)
             view.require_act()
+            if action and not replies.allowed(action, complaint):
+                raise ActionError(view.t("not_now").format(state=complaint.state.replace("_", " ")))
             result = change(db, complaint)
             db.flush()
             queued = [m.id for m in (result if isinstance(result, list) else [result]) if m is not None]
@@ -58,21 +64,52 @@ def _act(number: str, change) -> object:
         return redirect(url_for("dashboard.case", number=number), 303)
     for message_id in queued:
         rt.queue.enqueue(jobs.deliver, message_id)
+    if done:
+        flash(done, "ok")
     with rt.sessions() as db:
         still_visible = view.find_case_or_none(db, number)
     if not still_visible:
-        flash("Transferred: the case has left your scope.", "ok")
-        return redirect(url_for("dashboard.queue"), 303)
-    return redirect(url_for("dashboard.case", number=number), 303)
+        flash(view.t("done_left_scope"), "ok")
+        return redirect(back or url_for("dashboard.queue"), 303)
+    return redirect(back or url_for("dashboard.case", number=number), 303)
+
+
+def _draft_key(number: str) -> str:
+    return f"reply_draft:{number}"
 
 
 @bp.post("/cases/<number>/reply")
 @require_roles(*view.DASHBOARD_ROLES)
 def reply(number: str):
+    """Free text, or a canned reply (sent in the citizen's language). Text that looks written
+    in another language than the citizen's is held back once with a warning (the draft
+    stays in the form); sending it again as it is goes out."""
     def change(db, complaint):
-        text = _text("text", "The reply")
-        return casework.message_citizen(db, complaint, _actor(), text, prefix=view.prefix())
-    return _act(number, change)
+        lang = citizen_lang(db, complaint)
+        key = request.form.get("canned", "").strip()
+        text = _text("text", "The reply", required=not key)
+        if key:
+            canned = replies.canned_text(complaint.department_code, key, lang)
+            if canned is None:
+                raise ActionError("choose a canned reply of this department")
+            text = f"{canned}\n{text}" if text else canned
+        elif replies.language_mismatch(text, lang) and request.form.get("any_language") != "1":
+            session[_draft_key(number)] = text
+            raise ActionError(view.t("language_warning").format(lang=lang))
+        upload = request.files.get("file")
+        data = upload.read(reply_media.MAX_BYTES + 1) if upload and upload.filename else b""
+        if data:
+            try:
+                reply_media.sniff(data)
+            except reply_media.UploadRefused as exc:
+                raise ActionError(str(exc)) from None
+        session.pop(_draft_key(number), None)
+        message = casework.message_citizen(db, complaint, _actor(), text, prefix=view.prefix())
+        if data:
+            db.flush()
+            reply_media.attach(db, view.rt().attachments_dir, message, data, upload.filename)
+        return message
+    return _act(number, change, done=view.t("done_reply"), action="reply")
 
 
 @bp.post("/cases/<number>/note")
@@ -80,7 +117,7 @@ def reply(number: str):
 def note(number: str):
     def change(db, complaint):
         lifecycle.note(db, complaint, _actor(), _text("text", "The note"))
-    return _act(number, change)
+    return _act(number, change, done=view.t("done_note"))
 
 
 @bp.post("/cases/<number>/assign")
@@ -108,9 +145,35 @@ def assign(number: str):
                 raise ActionError("choose an officer of the case's department and district")
         if target is None and not department:
             raise ActionError("choose an officer or another department")
-        lifecycle.assign(db, complaint, _actor(), user_id=target.id if target else None,
-                         department_code=department, note=reason)
-    return _act(number, change)
+        if department:
+            # A transfer sets department, category and due date together (the classifier's
+            # likeliest category of the new department unless one was chosen) and hands the
+            # case to an officer there; the citizen hears who handles it now.
+            if not scope.can_triage(current_user, complaint):
+                abort(403)
+            code = _category_in(db, complaint, department)
+            return reroute.recategorise(db, complaint, _actor(), code,
+                                        user_id=target.id if target else None, reason=reason,
+                                        prefix=view.prefix())
+        lifecycle.assign(db, complaint, _actor(), user_id=target.id, note=reason)
+        return None
+    return _act(number, change, done=view.t("done_assign"), action="assign")
+
+
+def _category_in(db, complaint, department: str) -> str:
+    """The category chosen in the form if it is the department's, else the classifier's
+    likeliest one of the department, else its first."""
+    from gateway.blueprints.dashboard_triage import suggestions
+
+    chosen = request.form.get("category", "").strip().upper()
+    knowledge = view.rt().conversation_knowledge(db)
+    codes = knowledge.by_department.get(department, [])
+    if chosen in codes:
+        return chosen
+    if not codes:
+        raise ActionError(f"department {department} has no categories")
+    ranked = suggestions(knowledge, complaint.description, department, n=1)
+    return ranked[0][0] if ranked else codes[0]
 
 
 @bp.post("/cases/<number>/start")
@@ -121,7 +184,7 @@ def start(number: str):
         if complaint.state == "submitted":
             lifecycle.assign(db, complaint, actor, user_id=current_user.id)
         lifecycle.start_work(db, complaint, actor)
-    return _act(number, change)
+    return _act(number, change, done=view.t("done_start"), action="start")
 
 
 @bp.post("/cases/<number>/ask")
@@ -130,7 +193,7 @@ def ask(number: str):
     def change(db, complaint):
         question = _text("question", "The question")
         return casework.ask_for_information(db, complaint, _actor(), question, prefix=view.prefix())
-    return _act(number, change)
+    return _act(number, change, done=view.t("done_ask"), action="ask")
 
 
 @bp.post("/cases/<number>/resolve")
@@ -142,7 +205,7 @@ def resolve(number: str):
             raise ActionError("choose an outcome")
         text = _text("note", "The note for the citizen")
         return casework.resolve(db, complaint, _actor(), text, outcome, prefix=view.prefix())
-    return _act(number, change)
+    return _act(number, change, done=view.t("done_resolve"), action="resolve")
 
 
 @bp.post("/cases/<number>/reveal")
@@ -180,5 +243,37 @@ def confidential(number: str):
                      remote_addr=request.remote_addr, value=mark)
         lifecycle.note(db, complaint, _actor(), "marked confidential" if mark else
                        "confidential mark removed", kind="confidential")
-    return _act(number, change)
+    return _act(number, change, done=view.t("done_confidential"))
 
+
+
+@bp.post("/bulk-assign")
+@require_roles(*view.DASHBOARD_ROLES)
+def bulk_assign():
+    """Hand the ticked cases of the queue to one officer: each case found in the signed-in
+    user's scope (others are skipped, as if they did not exist), each an assignment on its
+    own timeline, all in one transaction."""
+    view.require_act()
+    numbers = [n for n in request.form.getlist("numbers") if n][:200]
+    user_id = request.form.get("user_id", "")
+    back = url_for("dashboard.queue")
+    if not numbers or not user_id.isdigit():
+        flash(view.t("bulk_choose"), "error")
+        return redirect(back, 303)
+    done = 0
+    with transaction(view.rt().sessions) as db:
+        target = db.get(User, int(user_id))
+        for number in numbers:
+            complaint = view.find_case_or_none(db, number)
+            if (complaint is None or target is None or not target.active
+                    or target.role not in ("officer", "department_head")
+                    or target.department_code != complaint.department_code
+                    or (target.role == "officer" and complaint.district_code
+                        and target.district_code != complaint.district_code)
+                    or not replies.allowed("assign", complaint)
+                    or complaint.assigned_user_id == target.id):
+                continue
+            lifecycle.assign(db, complaint, _actor(), user_id=target.id)
+            done += 1
+    flash(view.t("bulk_done").format(done=done, total=len(numbers)), "ok" if done else "error")
+    return redirect(back, 303)

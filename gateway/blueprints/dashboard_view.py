@@ -63,7 +63,7 @@ def find_case(db: Session, number: str, *, for_update: bool = False) -> Complain
     found = tracking.find(number, prefix())
     if not found.number:
         abort(404)
-    query = scope.visible(select(Complaint), current_user).where(
+    query = scope.visible(select(Complaint), current_user, unsorted=True).where(
         Complaint.tracking_number == found.number)
     if for_update:
         query = query.with_for_update()
@@ -77,7 +77,7 @@ def find_case_or_none(db: Session, number: str) -> Complaint | None:
     found = tracking.find(number, prefix())
     if not found.number:
         return None
-    return db.scalars(scope.visible(select(Complaint), current_user).where(
+    return db.scalars(scope.visible(select(Complaint), current_user, unsorted=True).where(
         Complaint.tracking_number == found.number)).first()
 
 

@@ -153,6 +153,19 @@ EXPECT = {
     "dashboard.reply": _case_action, "dashboard.note": _case_action, "dashboard.assign": _case_action,
     "dashboard.ask": _case_action, "dashboard.resolve": _case_action, "dashboard.reveal": _reveal,
     "dashboard.start": _case_action, "dashboard.confidential": _case_action,
+    # Triage (issue 15): the queue of complaints without a department or category; one-click
+    # categorising is a case action; bulk assignment refuses an empty form (303 back).
+    # A reply's file for the provider: only with a link the gateway signed (a forged one: 404).
+    "dashboard.reply_file": _always(REFUSED),
+    # Saved queue filters are each user's own: an empty name is refused back to the queue
+    # (303); deleting a filter that is not one's own is "not found".
+    "dashboard.save_filter": lambda role, variant: (400, LOGIN) if role == "anonymous"
+    else (303 if role in DASHBOARD else FORBIDDEN),
+    "dashboard.delete_filter": lambda role, variant: (400, LOGIN) if role == "anonymous"
+    else (REFUSED if role in DASHBOARD else FORBIDDEN),
+    "dashboard.triage": _staff(OK), "dashboard.categorise": _case_action,
+    "dashboard.bulk_assign": lambda role, variant: (400, LOGIN) if role == "anonymous"
+    else (303 if role in ACTORS else FORBIDDEN),
     "letters.index": _clerks, "letters.status": _clerks,
     "letters.confirm": lambda role, variant: (LOGIN, 400) if role == "anonymous"
     else ((OK, 422) if role in ("clerk", "admin2") else FORBIDDEN),  # an empty answer: 422
