@@ -6,8 +6,8 @@ counted only the complaints received in the chosen month showed 44 where 375 wer
 
 - the backlog *as of now*, whatever the period: open, overdue, waiting for the citizen's
   answer, and the open ones by age (0-7, 8-30, over 30 days since receipt);
-- the flow *in the period*: received (filed in it); resolved, closed and reopened (lifecycle
-  events in it); SLA compliance (of the complaints due in the period, the share resolved by
+- the flow *in the period*: received (filed in it); resolved (and not reopened since) and
+  closed in it; reopened (the citizens' rejections in it); SLA compliance (of the complaints due in the period, the share resolved by
   their due time); median days to the first response and to closure of those received in it.
   The same flow for the previous period of equal length gives the change.
 """
@@ -36,9 +36,6 @@ DIMENSIONS = {
 WORKING_STATES = (State.SUBMITTED.value, State.ASSIGNED.value, State.IN_PROGRESS.value,
                   State.REOPENED.value)
 NOT_SATISFIED = "reject_resolution"
-# The transitions counted as flow: into resolved, closed (the citizen, or a clerk for them,
-# confirmed) and reopened (the citizen was not satisfied).
-FLOW_STATES = (State.RESOLVED.value, State.CLOSED.value, State.REOPENED.value)
 AGE_LIMITS = (8, 31)  # days since receipt: 0-7, 8-30, and older
 SLA_TARGET = 0.9  # the share of complaints to resolve by their due time
 
@@ -210,14 +207,22 @@ def received_query(user, period: Period, dim: str | None, filters: Filters = Fil
     return _scoped(query.where(_in(Complaint.created_at, period)), user, filters)
 
 
-def transitions_query(user, period: Period, dim: str | None, filters: Filters = Filters()):
-    """How many times complaints moved into resolved / closed / reopened in the period."""
+def done_query(user, period: Period, dim: str | None, column, filters: Filters = Filters()):
+    """Complaints whose ``column`` (resolved_at, closed_at) falls in the period: resolved in
+    it (and not reopened since: a rejected resolution is no resolution), closed in it."""
+    query, _ = _grouped(dim, func.count())
+    return _scoped(query.where(_in(column, period)), user, filters)
+
+
+def reopened_query(user, period: Period, dim: str | None, filters: Filters = Filters()):
+    """How many times citizens (or clerks for them) rejected a resolution in the period."""
     key = DIMENSIONS[dim] if dim else None
-    cols = [c for c in (key, ComplaintEvent.to_state) if c is not None]
-    query = (select(*cols, func.count()).select_from(ComplaintEvent)
+    query = (select(*([key] if key is not None else []), func.count()).select_from(ComplaintEvent)
              .join(Complaint, Complaint.id == ComplaintEvent.complaint_id)
-             .where(ComplaintEvent.to_state.in_(FLOW_STATES), _in(ComplaintEvent.created_at, period))
-             .group_by(*cols))
+             .where(ComplaintEvent.to_state == _inline(State.REOPENED.value),
+                    _in(ComplaintEvent.created_at, period)))
+    if key is not None:
+        query = query.group_by(key)
     return _scoped(query, user, filters)
 
 
@@ -281,8 +286,11 @@ def _flow(session: Session, user, period: Period, dim: str | None, filters: Filt
 
     for k, n in _rows(session, received_query(user, period, dim, filters), dim):
         row(k).received = n
-    for k, state, n in _rows(session, transitions_query(user, period, dim, filters), dim):
-        setattr(row(k), state, n)
+    for name, column in (("resolved", Complaint.resolved_at), ("closed", Complaint.closed_at)):
+        for k, n in _rows(session, done_query(user, period, dim, column, filters), dim):
+            setattr(row(k), name, n)
+    for k, n in _rows(session, reopened_query(user, period, dim, filters), dim):
+        row(k).reopened = n
     for k, due, met in _rows(session, sla_query(user, period, dim, filters), dim):
         row(k).sla_due, row(k).sla_met = due, met or 0
     if medians:
