@@ -86,7 +86,8 @@ def _build(db: Session, level: str) -> dict:
     for dim in _tables(level, filters):
         rows = performance.figures(db, current_user, period, dim, filters)
         for row in rows:
-            row.label = labels.of(dim, row.key) if row.key is not None else view.t("not_placed")
+            row.label = (labels.of(dim, row.key) if row.key is not None
+                         else view.t("view_unassigned" if dim == "officer" else "not_placed"))
             links[(dim, row.key)] = _links(level, dim, row.key, filters, args)
         tables[dim] = rows
         if dim in ("district", "category", "officer"):
