@@ -36,6 +36,7 @@ from analytics import live, performance
 from analytics import queue as work_queue
 from gateway import runtime as rt_module
 from gateway.settings import load_settings
+from storage import tracking
 from storage.crypto import EncryptedText
 from storage.models import Category, Complaint, District, Message, User, utcnow
 
@@ -87,7 +88,7 @@ def fill(rt, n: int) -> None:
             description, district_code, department_code, category_code, assigned_user_id,
             escalation_level, incomplete, confidential, simulated, due_at, created_at, updated_at,
             first_response_at, resolved_at, closed_at)
-        SELECT lpad(g::text, 9, '0'), c, c, ch, 'en', st, 'bench', dist, dept, cat,
+        SELECT lpad(g::text, 7, '0'), c, c, ch, 'en', st, 'bench', dist, dept, cat,
                CASE WHEN st <> 'submitted' THEN u.id END, CASE WHEN st = 'reopened' THEN 1 ELSE 0 END,
                false, false, false, created + sla * interval '1 day', created,
                coalesce(closed, first, created), first,
@@ -148,7 +149,7 @@ def fill(rt, n: int) -> None:
             # (a superuser setting; a bench database is ours).
             conn.execute(text("SET LOCAL session_replication_role = replica"))
             conn.execute(complaints, {**params, "lo": lo, "hi": hi})
-            first = conn.scalar(text("SELECT min(id) FROM complaints WHERE tracking_number = lpad(CAST(:lo AS text), 9, '0')"),
+            first = conn.scalar(text("SELECT min(id) FROM complaints WHERE tracking_number = lpad(CAST(:lo AS text), 7, '0')"),
                                 {"lo": lo})
             span = {"lo": first, "hi": first + hi - lo, "text": sealed}
             conn.execute(events, span)
@@ -220,6 +221,11 @@ def report(rt, repeat: int, baseline_repeat: int) -> None:
         head = s.scalars(select(User).where(User.username == "head_PHED")).one()
         some = s.scalars(select(Complaint).where(Complaint.department_code == "PHED",
                                                  Complaint.district_code == "PSW").limit(1)).one()
+        if not tracking.is_valid(some.tracking_number):
+            # The filled numbers carry no check digit; the one searched for must (else the
+            # search takes it for a prefix being typed).
+            some.tracking_number = tracking.new_number()
+            s.commit()
         last_message = s.scalar(select(func.max(Message.id)))
         total = s.scalar(select(func.count()).select_from(Complaint))
     users = {"officer": Staff(officer.id, "officer", "PHED", "PSW"),
