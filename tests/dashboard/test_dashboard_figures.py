@@ -237,3 +237,20 @@ def test_urdu_charts_keep_their_title_and_labels_laid_out_left_to_right(rt, app,
     assert label.group(2) == "پشاور"
     from analytics.charts import _text_width
     assert _text_width(label.group(2), 12) <= int(label.group(1))  # the name fits left of its bar
+
+
+def test_narrowing_never_widens_the_scope(rt, app, staff):
+    """A head naming another department, an officer naming another district: the figures
+    stay theirs (the address narrows, it never grants)."""
+    file_complaint(rt, department="POLICE", category="POLICE_FIR", district="MDN")
+    file_complaint(rt, department="POLICE", category="POLICE_FIR", district="PSW")
+    file_complaint(rt, district="MDN")
+    head = login(app, "head_phed")
+    page = head.get("/dashboard/department?department=POLICE").get_data(as_text=True)
+    assert kpi(page, "Open") == "1" and "POLICE_FIR" not in page
+    csv = head.get("/dashboard/department.csv?table=category&department=POLICE").get_data(as_text=True)
+    assert "POLICE_FIR" not in csv
+    officer = login(app, "officer_psw")
+    assert kpi(officer.get("/dashboard/department?district=MDN").get_data(as_text=True), "Open") == "0"
+    assert kpi(officer.get("/dashboard/department").get_data(as_text=True), "Open") == "0"
+    assert login(app, "officer_police").get("/dashboard/province?department=POLICE").status_code == 403
