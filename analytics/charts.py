@@ -14,18 +14,52 @@ def _fmt(value: float) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
 
 
+def _text_width(text: str, size: float) -> float:
+    """Roughly how wide ``text`` draws at ``size`` px: Urdu in Naskh/Nastaliq runs wider than
+    Latin letters, so a label column sized for English clipped Urdu names."""
+    wide = sum(1 for ch in text if "\u0600" <= ch <= "\u06ff")
+    return size * (0.58 * (len(text) - wide) + 0.72 * wide)
+
+
+def _clip(text: str, size: float, room: float) -> str:
+    """``text`` shortened (with an ellipsis) until it fits ``room`` px."""
+    if _text_width(text, size) <= room:
+        return text
+    while text and _text_width(text + "…", size) > room:
+        text = text[:-1]
+    return text.rstrip() + "…"
+
+
+# Every chart is laid out left to right in its own coordinates. Inherited from an Urdu
+# (dir="rtl") page, "start" would mean the right end of each text: the title, drawn from
+# x=0, fell off the left edge and labels ran into the bars. A presentation attribute (not a
+# style) so that a strict style-src cannot drop it.
+_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="100%" '
+        'direction="ltr" font-family="{font}" role="{role}" aria-label="{label}" class="{cls}"')
+
+
+def _open_svg(width: float, height: float, title: str, *, role: str = "img", cls: str = "chart",
+              extra: str = "") -> str:
+    return _SVG.format(w=width, h=height, font=escape(_FONT), role=role, label=escape(title),
+                       cls=cls) + extra + ">"
+
+
 def bar_chart(rows: Sequence[tuple[str, float, float]], title: str, *, width: int = 520,
-              bar: int = 18, label_width: int = 170, legend: tuple[str, str] = ("", "")) -> str:
+              bar: int = 18, label_width: int | None = None, legend: tuple[str, str] = ("", "")) -> str:
     """Horizontal bars: ``(label, value, highlighted part of value)`` per row, e.g. open
-    cases with their overdue part drawn darker."""
+    cases with their overdue part drawn darker. The label column is as wide as the longest
+    label needs (at most 40% of the chart); longer labels end in an ellipsis and are given
+    whole in each bar's <title>."""
     rows = list(rows)
     top = 28
     height = top + max(1, len(rows)) * (bar + 6) + 8
     biggest = max((r[1] for r in rows), default=0) or 1
+    if label_width is None:
+        label_width = int(min(width * 0.4, max((_text_width(r[0], 12) for r in rows), default=40) + 12))
     plot = width - label_width - 50
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-             f'width="100%" role="img" aria-label="{escape(title)}" class="chart">',
-             f'<text x="0" y="16" font-size="14" font-weight="600">{escape(title)}</text>']
+    title_room = width - (160 if legend[1] else 0)
+    parts = [_open_svg(width, height, title),
+             f'<text x="0" y="16" font-size="14" font-weight="600">{escape(_clip(title, 14, title_room))}</text>']
     if legend[1]:
         parts.append(f'<rect x="{width - 150}" y="6" width="10" height="10" fill="#b3261e"/>'
                      f'<text x="{width - 136}" y="15" font-size="11">{escape(legend[1])}</text>')
@@ -37,8 +71,8 @@ def bar_chart(rows: Sequence[tuple[str, float, float]], title: str, *, width: in
         pw = plot * min(part, value) / biggest
         parts.append(
             f'<g><title>{escape(label)}: {_fmt(value)}{f" ({_fmt(part)} {escape(legend[1])})" if part else ""}</title>'
-            f'<text x="{label_width - 6}" y="{y + bar - 5}" font-size="12" text-anchor="end">'
-            f'{escape(label[:28])}</text>'
+            f'<text x="{label_width - 6}" y="{y + bar - 5}" font-size="12" text-anchor="end" class="label">'
+            f'{escape(_clip(label, 12, label_width - 8))}</text>'
             f'<rect x="{label_width}" y="{y}" width="{w:.1f}" height="{bar}" fill="#0b6e4f" rx="2"/>'
             f'<rect x="{label_width}" y="{y}" width="{pw:.1f}" height="{bar}" fill="#b3261e" rx="2"/>'
             f'<text x="{label_width + w + 4:.1f}" y="{y + bar - 5}" font-size="12">{_fmt(value)}</text></g>')
@@ -56,9 +90,8 @@ def line_chart(points: Sequence[tuple[str, float]], title: str, *, width: int = 
     step = plot_w / max(1, len(points) - 1)
     coords = [(left + i * step, top + plot_h - plot_h * v / biggest) for i, (_, v) in enumerate(points)]
     path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
-             f'role="img" aria-label="{escape(title)}" class="chart">',
-             f'<text x="0" y="16" font-size="14" font-weight="600">{escape(title)}</text>',
+    parts = [_open_svg(width, height, title),
+             f'<text x="0" y="16" font-size="14" font-weight="600">{escape(_clip(title, 14, width))}</text>',
              f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" stroke="#d9e1e6"/>',
              f'<text x="{left - 4}" y="{top + 8}" font-size="10" text-anchor="end">{_fmt(biggest)}</text>',
              f'<text x="{left - 4}" y="{top + plot_h}" font-size="10" text-anchor="end">0</text>']
@@ -278,9 +311,8 @@ def district_map(tiles: Sequence[DistrictTile], title: str, *, measure: str = "o
     classes = _classes(measure, tiles)
     # Fewer classes than colours (few districts with cases): the darkest still means the most.
     palette = _PALETTES[measure][5 - len(classes):]
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
-             f'style="max-width:{width}px;direction:ltr" font-family="{escape(_FONT)}" '
-             f'role="group" aria-label="{escape(title)}" class="chart map" data-measure="{measure}">',
+    parts = [_open_svg(width, height, title, role="group", cls="chart map",
+                       extra=f' style="max-width:{width}px" data-measure="{measure}"'),
              f'<text x="{pad}" y="19" font-size="14" font-weight="600">{escape(title)}</text>']
     for t in sorted(tiles, key=lambda t: placed[t.code][::-1]):
         col, row = placed[t.code]
@@ -337,12 +369,18 @@ def district_map(tiles: Sequence[DistrictTile], title: str, *, measure: str = "o
     parts.append(f'<rect x="{x}" y="{swatch_y}" width="14" height="14" rx="2" fill="{_EMPTY}" '
                  f'stroke="#9aa7ae" stroke-dasharray="3 2"/><text x="{x + 18}" y="{swatch_y + 11}" '
                  f'font-size="10.5">{escape(w["no_cases"])}</text>')
-    x += 26 + 6 * len(w["no_cases"])
+    x += 26 + _text_width(w["no_cases"], 10.5)
+    # Lightest to darkest, left to right, between "fewer" and "more": the darker, the more.
+    parts.append(f'<text x="{x}" y="{swatch_y + 11}" font-size="10.5" fill="#5b6b75">'
+                 f'{escape(w.get("fewer", "fewer"))}</text>')
+    x += 8 + _text_width(w.get("fewer", "fewer"), 10.5)
     for k, (_low, _high, text) in enumerate(classes):
-        parts.append(f'<rect x="{x}" y="{swatch_y}" width="14" height="14" rx="2" fill="{palette[k]}" '
-                     f'stroke="#c9d3d8"/><text x="{x + 18}" y="{swatch_y + 11}" font-size="10.5">'
-                     f'{escape(text)}</text>')
-        x += 26 + 6 * len(text)
+        parts.append(f'<g class="legend-class" data-fill="{palette[k]}"><rect x="{x:.0f}" y="{swatch_y}" '
+                     f'width="14" height="14" rx="2" fill="{palette[k]}" stroke="#c9d3d8"/>'
+                     f'<text x="{x + 18:.0f}" y="{swatch_y + 11}" font-size="10.5">{escape(text)}</text></g>')
+        x += 26 + _text_width(text, 10.5)
+    parts.append(f'<text x="{x:.0f}" y="{swatch_y + 11}" font-size="10.5" fill="#5b6b75">'
+                 f'{escape(w.get("more", "more"))}</text>')
     if measure == "open":  # on a line of its own: the classes may fill the first
         x, bar_y = pad, swatch_y + 20
         parts.append(f'<rect x="{x}" y="{bar_y + 5}" width="40" height="4" rx="2" fill="#dfe5e8"/>'

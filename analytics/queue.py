@@ -84,7 +84,8 @@ def _filtered(query, user, f: QueueFilter, now: datetime, prefix: str, skip: str
             query = query.where(Complaint.assigned_user_id.is_(None))
     if skip != "status":
         if f.status == "open":
-            query = query.where(Complaint.state != "closed")
+            # Open as the dashboards count it: a withdrawn complaint is not open.
+            query = query.where(Complaint.state.in_(OPEN_STATES))
         elif f.status != "any":
             query = query.where(Complaint.state == f.status)
     if f.district and skip != "district":
@@ -172,7 +173,7 @@ def facets(session: Session, user, f: QueueFilter, prefix: str = "KP") -> dict:
         counts = {value: n for value, n in session.execute(query).all() if value is not None}
         if name == "status":
             total = sum(counts.values())
-            counts["open"] = total - counts.get("closed", 0)
+            counts["open"] = sum(counts.get(state, 0) for state in OPEN_STATES)
             counts["any"] = total
         out[name] = counts
     return out

@@ -6,6 +6,7 @@ from storage import (  # noqa: F401
     audit,  # audit log, dashboard indexes
     calls,  # IVR calls keyed by CallSid
     clusters,  # analytics: issue clusters and spike alerts
+    dashboard_indexes,  # dashboards: covering and partial indexes
     letters,  # scanned letters and their pages
     mail,  # IMAP state, used answer links, email threads
     models,

@@ -35,3 +35,34 @@ def test_every_dashboard_page_answers_for_every_role(rt, app, staff, unplaced, r
         assert answer.status_code == 200 or page.startswith(("/dashboard/department", "/dashboard/province"))
     for case in unplaced:
         assert client.get(f"/dashboard/cases/{case.number}").status_code in (200, 404)
+
+
+def _levels(role: str) -> list[str]:
+    return ["/dashboard/department"] + (["/dashboard/province"] if STAFF[role][0] in ("admin", "viewer") else [])
+
+
+@pytest.mark.parametrize("role", [name for name in STAFF if name != "clerk"])
+def test_every_figure_page_and_every_link_on_it_answers_200(rt, app, staff, unplaced, role):
+    """Each dashboard of the role's level, narrowed every way (a district, a category, a
+    department, another map, a long period) and every link on it (drill-downs, queue
+    filters, CSV) answer 200 with cases nobody has placed among the figures."""
+    import html
+    import re
+
+    from .test_dashboard_figures import kpi
+    client = login(app, role)
+    seen: set[str] = set()
+    for level in _levels(role):
+        for query in ("", "?district=PSW", "?category=PHED_NO_WATER", "?district=PSW&category=PHED_NO_WATER",
+                      "?department=PHED", "?map=received", "?map=overdue", "?map=satisfaction",
+                      "?from=2020-01-01", "?district=NOWHERE"):
+            answer = client.get(level + query)
+            assert answer.status_code == 200, (level + query, answer.status_code)
+            page = answer.get_data(as_text=True)
+            assert kpi(page, "Open").isdigit()
+            for href in re.findall(r'href="(/dashboard/[^"#]*)', page):
+                href = html.unescape(href)
+                if href not in seen and not href.startswith("/dashboard/cases/"):
+                    seen.add(href)
+                    assert client.get(href).status_code == 200, (level + query, href)
+    assert any("district=" in h for h in seen) and any(".csv" in h for h in seen)
