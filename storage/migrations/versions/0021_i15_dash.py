@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0021_i15_dash"
-down_revision = "0020"
+down_revision = "0021_i15_case"
 branch_labels = None
 depends_on = None
 
