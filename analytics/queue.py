@@ -15,6 +15,7 @@ from analytics.performance import NOT_SATISFIED, WORKING_STATES
 from storage import tracking
 from storage.models import OPEN_STATES, Complaint, ComplaintEvent, utcnow
 from storage.scope import visible
+from storage.urgency import ComplaintUrgency
 
 VIEWS = ("all", "mine", "unassigned")
 STATUSES = ("open", *OPEN_STATES, "closed", "any")
@@ -23,7 +24,11 @@ PAGE_SIZE = 50
 # one the queue is in its working order (see queue_query).
 SORTS = {"received": Complaint.created_at, "due": Complaint.due_at, "status": Complaint.state,
          "category": Complaint.category_code, "district": Complaint.district_code,
-         "channel": Complaint.channel, "tracking": Complaint.tracking_number}
+         "channel": Complaint.channel, "tracking": Complaint.tracking_number,
+         # ascending is the most urgent first (the score negated); never assessed counts as 0
+         "urgency": -func.coalesce(select(ComplaintUrgency.score)
+                                   .where(ComplaintUrgency.complaint_id == Complaint.id)
+                                   .scalar_subquery(), 0.0)}
 
 
 @dataclass(frozen=True)

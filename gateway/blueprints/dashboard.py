@@ -32,6 +32,7 @@ from gateway.auth import require_roles
 from gateway.blueprints import dashboard_replies as replies
 from gateway.blueprints import dashboard_view as view
 from storage import audit, saved_filters, scope
+from storage import urgency as stored_urgency
 from storage.db import transaction
 from storage.models import (
     Attachment,
@@ -73,6 +74,7 @@ def queue():
         partial = bool(request.args.get("partial"))
         since = None if partial else live.Marks.now(db).token()
         summaries = _summaries(db, rows)
+        urgency = stored_urgency.of(db, [c.id for c in rows])
         saved = [] if partial else saved_filters.mine(db, current_user.id)
         assignable = _assignable(db) if scope.can_act(current_user) else []
         triage_count = db.scalar(scope.visible(select(func.count(Complaint.id)), current_user, unsorted=True)
@@ -81,7 +83,8 @@ def queue():
     template = "dashboard_queue_list.html" if partial else "dashboard_queue.html"
     return render_template(template, rows=rows, more=more, f=f, counts=counts, labels=labels,
                            args=args, now=utcnow(), statuses=work_queue.STATUSES, live_since=since,
-                           summaries=summaries, assignable=assignable, triage_count=triage_count,
+                           summaries=summaries, urgency=urgency, assignable=assignable,
+                           triage_count=triage_count,
                            saved=saved, query=saved_filters.clean_query(request.query_string.decode()))
 
 
@@ -228,6 +231,7 @@ def case_context(db, complaint: Complaint, revealed: bool = False) -> dict:
             "canned": replies.canned(complaint.department_code),
             "draft": session.get(f"reply_draft:{complaint.tracking_number}", ""),
             "can_triage": scope.can_triage(current_user, complaint),
+            "urgency": stored_urgency.of(db, [complaint.id]).get(complaint.id),
             "grouped": _grouped(db), "now": utcnow()}
 
 

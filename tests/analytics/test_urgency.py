@@ -115,3 +115,27 @@ def test_the_tone_of_a_reason_names_its_words():
     calm = tone.assess("the pump works now but only in the morning")
     assert not calm.upset
     assert upset.model.startswith("tone-1+")
+
+
+# --- the officer's queue and case page ------------------------------------------------------
+
+
+def test_the_queue_puts_urgent_cases_first_and_the_case_says_why(rt, app, staff):
+    from gateway import urgency_jobs
+    from tests.dashboard.conftest import file_complaint, login
+
+    routine = file_complaint(rt, text="please paint the zebra crossing near the college gate")
+    danger = file_complaint(rt, text="live electric wire fell in the street where the children play")
+    urgency_jobs.assess_pending()
+    officer = login(app, "officer_psw")
+    page = officer.get("/dashboard/?sort=urgency").get_data(as_text=True)
+    assert page.index(danger.number) < page.index(routine.number)
+    assert page.count('class="badge urgent"') == 1
+    case = officer.get(f"/dashboard/cases/{danger.number}").get_data(as_text=True)
+    assert 'id="urgency"' in case and "electric danger" in case and "wire" in case
+    plain = officer.get(f"/dashboard/cases/{routine.number}").get_data(as_text=True)
+    assert 'id="urgency"' not in plain
+    # another department's officer sees neither the case nor why it is urgent
+    other = login(app, "officer_police")
+    assert other.get(f"/dashboard/cases/{danger.number}").status_code == 404
+    assert danger.number not in other.get("/dashboard/?sort=urgency").get_data(as_text=True)
