@@ -16,7 +16,8 @@ from gateway.blueprints import dashboard_view as view
 from gateway.blueprints.dashboard import bp, case_context, citizen_lang, with_scans
 from storage import audit, lifecycle, scope
 from storage.db import transaction
-from storage.models import Department, User
+from storage.messages import requeue_failed
+from storage.models import Department, Message, User
 
 MAX_TEXT = 4000
 OUTCOMES = ("relief_granted", "partial_relief", "not_possible")
@@ -110,6 +111,21 @@ def reply(number: str):
             reply_media.attach(db, view.rt().attachments_dir, message, data, upload.filename)
         return message
     return _act(number, change, done=view.t("done_reply"), action="reply")
+
+
+@bp.post("/cases/<number>/messages/<int:message_id>/retry")
+@require_roles(*view.DASHBOARD_ROLES)
+def retry(number: str, message_id: int):
+    """Send a dead letter of this case again (after its last attempt failed), noted on the
+    timeline with who asked."""
+    def change(db, complaint):
+        message = db.get(Message, message_id)
+        if message is None or message.complaint_id != complaint.id or not requeue_failed(db, message):
+            raise ActionError(view.t("retry_refused"))
+        lifecycle.note(db, complaint, _actor(), f"{message.channel}: {message.kind or 'reply'}",
+                       kind="message_retried")
+        return message
+    return _act(number, change, done=view.t("done_retry"))
 
 
 @bp.post("/cases/<number>/note")

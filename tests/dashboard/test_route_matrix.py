@@ -150,7 +150,7 @@ EXPECT = {
     "dashboard.language": lambda role, variant: (400, LOGIN) if role == "anonymous"
     else (303 if role in DASHBOARD else FORBIDDEN),
     "dashboard.case": _case_read, "dashboard.attachment": _case_file,
-    "dashboard.reply": _case_action, "dashboard.note": _case_action, "dashboard.assign": _case_action,
+    "dashboard.reply": _case_action, "dashboard.note": _case_action, "dashboard.retry": _case_action, "dashboard.assign": _case_action,
     "dashboard.ask": _case_action, "dashboard.resolve": _case_action, "dashboard.reveal": _reveal,
     "dashboard.start": _case_action, "dashboard.confidential": _case_action,
     # Triage (issue 15): the queue of complaints without a department or category; one-click
