@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
@@ -53,6 +52,3 @@ class Turn:
 
     def tracking(self, number: str) -> str:
         return tracking.display(number, self.prefix)
-
-
-current: ContextVar[Turn] = ContextVar("ikhtiyar_turn")
