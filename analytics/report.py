@@ -75,7 +75,7 @@ def summary(report: Report) -> str:
     pct = (lambda v: "—" if v is None else f"{v * 100:.0f}%")  # noqa: E731
     lines = [f"{report.title}: {report.period.start.isoformat()} – {report.period.end.isoformat()}",
              f"Received {now.received} ({Report.change(now.received, before.received)} on the week before), "
-             f"open {now.open}, overdue {now.overdue}, closed {now.closed}.",
+             f"closed {now.closed}; open now {now.open}, overdue now {now.overdue}.",
              f"SLA compliance {pct(report.sla_compliance)}, satisfaction {pct(now.satisfaction_rate)}, "
              f"confirmed by proxy {report.proxy_confirmations}.",
              "Backlog by age (days): " + ", ".join(f"{k}: {v}" for k, v in report.backlog.items()) + "."]

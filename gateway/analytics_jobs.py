@@ -8,9 +8,7 @@ never sees an uncommitted row and no channel's code has to remember to ask for i
 
 from __future__ import annotations
 
-import importlib
 import logging
-import threading
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import event, select
@@ -26,24 +24,9 @@ log = logging.getLogger("ikhtiyar.analytics")
 _NEW = "ikhtiyar_new_complaints"
 
 
-_PRELOAD: list[threading.Thread] = []
-
-
-def _preload() -> None:
-    """Load the clustering code (numpy, scikit-learn: seconds of CPU) in the background as
-    the process starts, not inside the first complaint's job: a worker thread importing it
-    mid-traffic held up the officer's live case page in the browser test."""
-    if not _PRELOAD:
-        thread = threading.Thread(target=importlib.import_module, args=("analytics.duplicates",),
-                                  name="ikhtiyar-analytics-preload", daemon=True)
-        _PRELOAD.append(thread)
-        thread.start()
-
-
 def watch(rt) -> None:
     """Queue clustering for each complaint the runtime's sessions insert (after commit)."""
     sessions: sessionmaker = rt.sessions
-    _preload()
 
     @event.listens_for(sessions, "after_flush")
     def _collect(session: Session, _context) -> None:

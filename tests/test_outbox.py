@@ -113,9 +113,7 @@ def test_a_satisfaction_request_that_cannot_be_sent_shows_on_the_case(rt, monkey
     from tests.citizen import Citizen
 
     c = Citizen(rt, channel="sms")
-    for text in ("1", "The tube well in our village has been dry for a month", "Lower Chitral",
-                 "Drosh", "yes", "skip", "yes"):
-        c.send(text)
+    c.file("The tube well in our village in Lower Chitral has been dry for a month", place="Drosh")
 
     def refuse(outgoing):
         raise PermanentError("21610 the number has opted out")
