@@ -37,9 +37,10 @@ def test_an_emoji_takes_two_ucs2_units_and_is_never_split():
 VALUES = {"tracking": "KP-1234567", "sla_days": 15, "status": "being worked on", "department": "Health",
           "district": "Peshawar", "filed": "2025-01-01", "digits": "1234567", "length": 2500, "max": 2000,
           "given": "Peshwr", "numbers": "KP-1234567, KP-7654321", "category": "Water supply",
-          "name": "Ali", "note": "Pipe repaired", "description": "Broken pipe", "location": "Gali 4"}
+          "name": "Ali", "note": "Pipe repaired", "description": "Broken pipe", "location": "Gali 4",
+          "due": "2025-01-15", "link": "https://kp.example/t/KP-1234567"}
 LONG_BY_NATURE = {"language_menu", "ask_department", "ask_category", "district_choices", "status_list",
-                  "info_request", "officer_message", "welcome", "did_you_mean"}
+                  "info_request", "officer_message", "officer_message_other", "welcome", "did_you_mean"}
 KEYS = [k for k in catalog.load() if not k.startswith(("voice_", "letter_", "email_", "dashboard_"))
         and k not in LONG_BY_NATURE]
 
