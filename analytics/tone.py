@@ -7,7 +7,7 @@ It tells the officer how to call back; it never changes the case.
 
 from __future__ import annotations
 
-import threading
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,16 +43,10 @@ class Model(FlagModel):
         return Tone(upset=found.yes, score=found.score, words=found.words, model=self.version)
 
 
-_model: Model | None = None
-_lock = threading.Lock()
-
-
+@functools.cache
 def model() -> Model:
-    global _model
-    with _lock:
-        if _model is None:
-            _model = Model(corpus())
-        return _model
+    """The model trained on the whole labelled set, once per process (seconds)."""
+    return Model(corpus())
 
 
 def assess(text: str) -> Tone:

@@ -11,7 +11,7 @@ an officer can see why a case was put first and a report can say which model sai
 
 from __future__ import annotations
 
-import threading
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,17 +56,10 @@ class Model(FlagModel):
                        signals=found.signals, reasons=reasons, model=self.version)
 
 
-_model: Model | None = None
-_lock = threading.Lock()
-
-
+@functools.cache
 def model() -> Model:
     """The model trained on the whole labelled set, once per process (seconds)."""
-    global _model
-    with _lock:
-        if _model is None:
-            _model = Model(corpus())
-        return _model
+    return Model(corpus())
 
 
 def assess(text: str, reopened: int = 0) -> Urgency:
