@@ -27,7 +27,6 @@ import http.client  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
-import signal  # noqa: E402
 import sqlite3  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
@@ -37,7 +36,7 @@ import uuid  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
 
-from bench.webhook import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, _free_port, _requests, _send  # noqa: E402
+from bench.webhook import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, _free_port, _requests, _send, stop  # noqa: E402
 
 AIM_MB = 150.0
 BARE = """
@@ -111,14 +110,6 @@ def wait_turns(db: Path, count: int, seconds: float) -> int:
             break
         time.sleep(1)
     return done
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def main() -> None:
