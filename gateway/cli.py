@@ -12,6 +12,7 @@ import time
 import click
 from sqlalchemy import select
 
+from gateway.cli_backup import backup, restore
 from gateway.cli_users import users
 from gateway.settings import SettingsError, load_settings
 
@@ -208,43 +209,6 @@ def scheduler(once: bool, interval: float) -> None:
         time.sleep(interval)
 
 
-@main.command()
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
-              help="The archive to write (tar.gz).")
-def backup(out: str) -> None:
-    """The database and the var folder's files (attachments, scans, recordings) in one archive."""
-    from pathlib import Path
-
-    from gateway.backup import BackupError
-    from gateway.backup import backup as write_backup
-
-    rt = _runtime()
-    try:
-        manifest = write_backup(rt, Path(out))
-    except BackupError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"backup of the {manifest['dialect']} database and {', '.join(manifest['folders']) or 'no files'} "
-               f"written to {out}")
-
-
-@main.command()
-@click.argument("archive", type=click.Path(exists=True, dir_okay=False))
-def restore(archive: str) -> None:
-    """Restore a backup into the configured database and var folder (stop the other processes
-    first); checks that the data key in use can read it."""
-    from pathlib import Path
-
-    from gateway.backup import BackupError
-    from gateway.backup import restore as read_backup
-
-    rt = _runtime(check_schema=False)  # an empty database is what a restore is for
-    try:
-        read_backup(rt, Path(archive))
-    except BackupError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo("restored; the data key decrypts the restored data")
-
-
 @main.group()
 def db() -> None:
     """Database schema."""
@@ -258,6 +222,8 @@ def db_upgrade() -> None:
 
 
 main.add_command(users)
+main.add_command(backup)
+main.add_command(restore)
 
 
 @main.group()
