@@ -71,15 +71,19 @@ class Outcome:
         return self.after > self.before
 
 
-def evaluate(found: Sequence[Example], extra: Sequence[Example] = ()) -> tuple[Outcome, list[Example]]:
-    """The current model against one that learnt the corrections' training share, both
-    measured on the same held-out examples; and that training share."""
+def evaluate(found: Sequence[Example], extra: Sequence[Example] = (),
+             current: Sequence[Example] = ()) -> tuple[Outcome, list[Example]]:
+    """The current model (the corpus, plus ``current``: the corrections it was retrained
+    with before) against one that learnt the corrections' training share, both trained
+    without the held-out examples and measured on them; and that training share."""
     _, corpus = classifier.corpus()
     corpus_train, corpus_test = classifier.split(corpus)
     train, held = split(found)
     test = [*corpus_test, *held]
     base = [*corpus_train, *extra]
-    before = classifier.TextModel.fit([e.text for e in base], [e.label for e in base])
+    unseen = {(e.text, e.label) for e in held}
+    now = [*base, *(e for e in current if (e.text, e.label) not in unseen)]
+    before = classifier.TextModel.fit([e.text for e in now], [e.label for e in now])
     learnt = [*base, *train]
     after = classifier.TextModel.fit([e.text for e in learnt], [e.label for e in learnt])
     return Outcome(_accuracy(before, test), _accuracy(after, test), len(train), len(held), len(test)), train

@@ -110,8 +110,19 @@ def test_retrain_learns_teacher_absence_moved_by_officers_and_the_engine_reads_i
     model = classifier.TextModel.load(tmp_path / "nlu" / f"categories-{key}.npz")
     held_out = TEACHER_ABSENT[2::4]
     assert sum(model.top(t, 1)[0][0] == "EDUCATION_TEACHER_ABSENT" for t in held_out) >= 3
-    again = _retrain(rt, tmp_path)  # the next retrain counts on from the version recorded
-    assert "kept: model version 2" in again.stdout or again.returncode == 1
+    # Nothing new since: the current model already knows these corrections, no better one.
+    again = _retrain(rt, tmp_path)
+    assert again.returncode == 1 and "nothing was written" in again.stderr, again.stdout + again.stderr
+    assert json.loads((tmp_path / "nlu" / classifier.CORRECTIONS).read_text())["version"] == 1
+    # More corrections later: the next model counts on from the version recorded.
+    more = ["sir of the girls middle school never took a class this term, the girls play in the ground",
+            "no lesson in class six for weeks, sir sits at his shop and the children play outside",
+            "sir comes to school once a month, the children of class one sit idle all day",
+            "our children play in the school ground every day because no one teaches them"]
+    _corrected(rt, staff["admin2"], [(t, "SOCIAL_WELFARE_CHILD", "EDUCATION_TEACHER_ABSENT") for t in more])
+    third = _retrain(rt, tmp_path)
+    assert third.returncode == 0 and "kept: model version 2" in third.stdout, third.stdout + third.stderr
+    assert json.loads((tmp_path / "nlu" / classifier.CORRECTIONS).read_text())["version"] == 2
 
 
 def test_retrain_refuses_contradictory_corrections_and_writes_nothing(rt, staff, tmp_path):
