@@ -11,7 +11,9 @@ fitted pipeline, which tests/test_hot_paths.py checks), so a turn costs microsec
 
 The fitted weights are cached under var/ keyed by a hash of everything they were trained
 on: the first start trains (a few seconds), later starts read the cache. Nothing is ever
-downloaded.
+downloaded. Officers' corrections that `ikhtiyar nlu retrain` accepted are kept beside the
+cache (``corrections.json``) and are training examples too, so they change the hash and the
+next start reads the retrained weights.
 """
 
 from __future__ import annotations
@@ -281,20 +283,44 @@ def _train_apart(intents: Sequence[Example], categories: Sequence[Example], path
     return done.returncode == 0 and all(p.exists() for p in paths)
 
 
-def models(extra_categories: Sequence[Example] = (), cache_dir: Path | None = None) -> Models:
-    """The fitted models for the corpus (plus ``extra_categories``, the categories' own names
-    and keywords): from memory, else the cache under ``cache_dir``, else trained now."""
-    intents, categories = corpus()
-    categories = [*categories, *extra_categories]
-    digest = hashlib.sha256(json.dumps(
+CORRECTIONS = "corrections.json"  # under the cache folder, written by `ikhtiyar nlu retrain`
+
+
+def retrained(cache_dir: Path | None) -> tuple[list[Example], dict]:
+    """The officers' corrections the retrained model learnt (descriptions with their final
+    category), and its record (version, training date, accuracy); nothing when never retrained."""
+    path = cache_dir / CORRECTIONS if cache_dir is not None else None
+    if path is None or not path.exists():
+        return [], {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        examples = [Example(str(text), str(label), "corrections") for text, label in data.pop("examples")]
+    except (OSError, ValueError, KeyError, TypeError):
+        logging.getLogger("ikhtiyar").warning("%s is unreadable; the corpus alone is used", path)
+        return [], {}
+    return examples, data
+
+
+def digest(intents: Sequence[Example], categories: Sequence[Example]) -> str:
+    """The cache key: a hash of the model's version and everything it is trained on."""
+    return hashlib.sha256(json.dumps(
         [_VERSION, NGRAMS, C, [(e.text, e.label, e.lang) for e in (*intents, *categories)]],
         ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def models(extra_categories: Sequence[Example] = (), cache_dir: Path | None = None) -> Models:
+    """The fitted models for the corpus (plus ``extra_categories``, the categories' own names
+    and keywords, and the corrections retrained under ``cache_dir``): from memory, else the
+    cache under ``cache_dir``, else trained now."""
+    intents, categories = corpus()
+    categories = [*categories, *extra_categories, *retrained(cache_dir)[0]]
+    key = digest(intents, categories)
     with _LOCK:
-        if digest in _LOADED:
-            return _LOADED[digest]
+        if key in _LOADED:
+            return _LOADED[key]
         paths = None
         if cache_dir is not None:
-            paths = (cache_dir / f"intents-{digest}.npz", cache_dir / f"categories-{digest}.npz")
+            paths = (cache_dir / f"intents-{key}.npz", cache_dir / f"categories-{key}.npz")
         if paths and all(p.exists() for p in paths):
             try:
                 fitted = Models(TextModel.load(paths[0]), TextModel.load(paths[1]))
@@ -317,5 +343,5 @@ def models(extra_categories: Sequence[Example] = (), cache_dir: Path | None = No
                     pass  # a read-only var/ only costs the next start its training
         if len(_LOADED) >= 4:  # a process normally has one; tests may try a few
             _LOADED.pop(next(iter(_LOADED)))
-        _LOADED[digest] = fitted
+        _LOADED[key] = fitted
         return fitted

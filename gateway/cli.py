@@ -423,6 +423,9 @@ def imap_poll(once: bool) -> None:
 from gateway.cli_reports import reports  # noqa: E402  (its own module: this one is long enough)
 
 main.add_command(reports)
+from gateway.cli_nlu import nlu  # noqa: E402
+
+main.add_command(nlu)
 
 if __name__ == "__main__":
     sys.exit(main())

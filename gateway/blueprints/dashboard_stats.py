@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from analytics import charts, export, performance
+from analytics import charts, export, misrouting, performance
 from gateway.auth import require_roles
 from gateway.blueprints import dashboard_view as view
 from gateway.blueprints.dashboard import bp
@@ -111,7 +111,7 @@ def _build(db: Session, level: str) -> dict:
             "department": filters.department, "total": total, "tables": tables, "links": links,
             "behind": behind, "svgs": svgs, "labels": labels, "measure": measure,
             "measures": charts.MAP_MEASURES, "top": TOP, "target": performance.SLA_TARGET,
-            "args": args}
+            "args": args, "misrouting": misrouting.transfers_out(db, current_user, period, filters)}
 
 
 def _crumbs(level: str, filters: performance.Filters, args: dict, labels: view.Labels) -> list:
