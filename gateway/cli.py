@@ -13,6 +13,8 @@ import click
 from sqlalchemy import select
 
 from gateway.cli_backup import backup, restore
+from gateway.cli_nlu import nlu
+from gateway.cli_reports import reports
 from gateway.cli_users import users
 from gateway.settings import SettingsError, load_settings
 
@@ -420,12 +422,8 @@ def imap_poll(once: bool) -> None:
     poller.run()
 
 
-from gateway.cli_reports import reports  # noqa: E402  (its own module: this one is long enough)
-
-main.add_command(reports)
-from gateway.cli_nlu import nlu  # noqa: E402
-
-main.add_command(nlu)
+for group in (reports, nlu):  # their own modules, like users, backup and restore
+    main.add_command(group)
 
 if __name__ == "__main__":
     sys.exit(main())
