@@ -25,7 +25,8 @@ from sqlalchemy.engine import make_url
 
 from storage.crypto import vault
 
-FOLDERS = ("attachments", "letters", "recordings", "spool")
+# nlu: the trained understanding and the officers' corrections `ikhtiyar nlu retrain` kept
+FOLDERS = ("attachments", "letters", "recordings", "spool", "nlu")
 FORMAT = 1
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import uuid
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select, text
@@ -88,6 +89,9 @@ def test_a_backup_restored_into_an_empty_database_gives_everything_back_decrypte
         backup.restore(empty, archive)
         jobs.install(empty)
         assert _snapshot(empty) == before
+        # the trained understanding (and any corrections `nlu retrain` kept) come back too
+        trained = sorted(p.name for p in (Path(rt.settings.var_dir) / "nlu").iterdir())
+        assert trained and sorted(p.name for p in (Path(empty.settings.var_dir) / "nlu").iterdir()) == trained
     finally:
         _drop(empty)
         jobs.install(rt)
