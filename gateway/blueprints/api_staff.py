@@ -11,7 +11,7 @@ from datetime import datetime
 from flask import request
 from sqlalchemy import or_, select
 
-from conversation import casework
+from conversation import casework, reroute
 from gateway import jobs
 from gateway.blueprints.api import bp, complaint_view
 from gateway.blueprints.api_common import Problem, body, field, page, page_params, rt, staff
@@ -22,10 +22,8 @@ from storage.models import (
     Complaint,
     ComplaintEvent,
     Contact,
-    Department,
     Message,
     State,
-    User,
     utcnow,
 )
 
@@ -194,28 +192,16 @@ def staff_assign(number: str):
     def change(s, c, actor, data):
         reason = (field(data, "reason", str, max_length=MAX_TEXT) or "").strip() or None
         department = (field(data, "department", str, max_length=24) or "").strip().upper() or None
-        user_id = field(data, "user_id", int)
-        if department == c.department_code:
-            department = None
-        if department:
-            if s.get(Department, department) is None:
-                raise Problem(422, "Invalid field", f"no department with code {department}", field="department")
-            if not reason:
-                raise Problem(422, "Invalid field", "a transfer to another department needs a reason",
-                              field="reason")
-        target = None
-        if user_id is not None:
-            target = s.get(User, user_id)
-            in_dept = department or c.department_code
-            if (target is None or not target.active or target.role not in ("officer", "department_head")
-                    or target.department_code != in_dept
-                    or (target.role == "officer" and c.district_code and target.district_code != c.district_code)):
-                raise Problem(422, "Invalid field", "choose an officer of the case's department and district",
-                              field="user_id")
-        if target is None and not department:
-            raise Problem(422, "Invalid field", "give user_id or another department", field="user_id")
-        lifecycle.assign(s, c, actor, user_id=target.id if target else None, department_code=department,
-                         note=reason)
+        category = (field(data, "category", str, max_length=40) or "").strip().upper() or None
+        if department and department != c.department_code and not scope.can_triage(staff(), c):
+            raise Problem(403, "Forbidden", "you may not move this case to another department")
+        try:
+            return reroute.assign_or_transfer(
+                s, c, actor, department=department, user_id=field(data, "user_id", int), reason=reason,
+                category=category, knowledge=rt().conversation_knowledge(s),
+                prefix=rt().settings.tracking_prefix)
+        except reroute.RerouteRefused as exc:
+            raise Problem(422, "Invalid field", str(exc), field=exc.field) from None
     return _act(number, change)
 
 

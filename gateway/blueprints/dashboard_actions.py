@@ -17,7 +17,7 @@ from gateway.blueprints.dashboard import bp, case_context, citizen_lang, with_sc
 from storage import audit, lifecycle, scope
 from storage.db import transaction
 from storage.messages import requeue_failed
-from storage.models import Department, Message, User
+from storage.models import Message, User
 
 MAX_TEXT = 4000
 OUTCOMES = ("relief_granted", "partial_relief", "not_possible")
@@ -140,56 +140,22 @@ def note(number: str):
 @require_roles(*view.DASHBOARD_ROLES)
 def assign(number: str):
     def change(db, complaint):
-        reason = _text("reason", "The reason", required=False) or None
         department = request.form.get("department", "").strip().upper() or None
-        if department == complaint.department_code:
-            department = None
         user_id = request.form.get("user_id", "").strip()
-        target = None
-        if department:
-            if db.get(Department, department) is None:
-                raise ActionError(f"no department with code {department}")
-            if not reason:
-                raise ActionError("a transfer to another department needs a reason")
-        if user_id:
-            target = db.get(User, int(user_id)) if user_id.isdigit() else None
-            in_dept = department or complaint.department_code
-            if (target is None or not target.active or target.role not in ("officer", "department_head")
-                    or target.department_code != in_dept
-                    or (target.role == "officer" and complaint.district_code
-                        and target.district_code != complaint.district_code)):
-                raise ActionError("choose an officer of the case's department and district")
-        if target is None and not department:
-            raise ActionError("choose an officer or another department")
-        if department:
-            # A transfer sets department, category and due date together (the classifier's
-            # likeliest category of the new department unless one was chosen) and hands the
-            # case to an officer there; the citizen hears who handles it now.
-            if not scope.can_triage(current_user, complaint):
-                abort(403)
-            code = _category_in(db, complaint, department)
-            return reroute.recategorise(db, complaint, _actor(), code,
-                                        user_id=target.id if target else None, reason=reason,
-                                        prefix=view.prefix())
-        lifecycle.assign(db, complaint, _actor(), user_id=target.id, note=reason)
-        return None
+        if user_id and not user_id.isdigit():
+            raise ActionError("choose an officer of the case's department and district")
+        if department and department != complaint.department_code \
+                and not scope.can_triage(current_user, complaint):
+            abort(403)
+        try:
+            return reroute.assign_or_transfer(
+                db, complaint, _actor(), department=department, user_id=int(user_id) if user_id else None,
+                reason=_text("reason", "The reason", required=False) or None,
+                category=request.form.get("category", "").strip().upper() or None,
+                knowledge=view.rt().conversation_knowledge(db), prefix=view.prefix())
+        except reroute.RerouteRefused as exc:
+            raise ActionError(str(exc)) from None
     return _act(number, change, done=view.t("done_assign"), action="assign")
-
-
-def _category_in(db, complaint, department: str) -> str:
-    """The category chosen in the form if it is the department's, else the classifier's
-    likeliest one of the department, else its first."""
-    from gateway.blueprints.dashboard_triage import suggestions
-
-    chosen = request.form.get("category", "").strip().upper()
-    knowledge = view.rt().conversation_knowledge(db)
-    codes = knowledge.by_department.get(department, [])
-    if chosen in codes:
-        return chosen
-    if not codes:
-        raise ActionError(f"department {department} has no categories")
-    ranked = suggestions(knowledge, complaint.description, department, n=1)
-    return ranked[0][0] if ranked else codes[0]
 
 
 @bp.post("/cases/<number>/start")

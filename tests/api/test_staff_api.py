@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from storage.models import Complaint, ComplaintEvent, Message
+from storage.models import Category, Complaint, ComplaintEvent, Message
 from tests.api.conftest import draft_id, sign_in, staff_id
 from tests.api.test_citizen_api import WATER
 
@@ -169,3 +169,45 @@ def test_a_transfer_needs_a_reason(client, rt, staff_headers):
     r = client.post(f"/api/v1/staff/complaints/{number}/assign", headers=staff_headers["api_admin"],
                     json={"department": "POLICE", "reason": "a theft, not a water problem"})
     assert r.status_code == 200 and r.get_json()["department"] == "POLICE"
+
+
+def test_a_transfer_through_the_api_moves_category_and_due_date_and_tells_the_citizen(client, rt, staff_headers):
+    """As on the dashboard: the new department's category (not the old department's), a new
+    due date, and the citizen told who handles the case now."""
+    citizen = sign_in(client, rt)
+    number = _file(client, citizen)
+    with rt.sessions() as s:
+        before = s.scalars(select(Complaint)).one()
+        old_due = before.due_at
+    r = client.post(f"/api/v1/staff/complaints/{number}/assign", headers=staff_headers["api_admin"],
+                    json={"department": "POLICE", "reason": "a theft, not a water problem"})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    with rt.sessions() as s:
+        moved = s.scalars(select(Complaint)).one()
+        told = s.scalars(select(Message).where(Message.complaint_id == moved.id,
+                                               Message.kind == "case_handled_by")).all()
+        category_department = s.scalar(select(Category.department_code)
+                                       .where(Category.code == moved.category_code))
+    assert moved.department_code == "POLICE" and category_department == "POLICE"
+    assert moved.due_at != old_due and len(told) == 1
+    # a category of another department is not taken: the police's likeliest is used instead
+    r = client.post(f"/api/v1/staff/complaints/{number}/assign", headers=staff_headers["api_admin"],
+                    json={"department": "PHED", "category": "POLICE_FIR", "reason": "water after all"})
+    assert r.status_code == 200
+    with rt.sessions() as s:
+        back = s.scalars(select(Complaint)).one()
+        assert back.department_code == "PHED" and back.category_code.startswith("PHED")
+
+
+def test_an_officer_cannot_move_a_case_out_of_sight_nor_a_viewer_move_it_at_all(client, rt, staff_headers):
+    number = _file(client, sign_in(client, rt))
+    before = _counts(rt)
+    r = client.post(f"/api/v1/staff/complaints/{number}/assign", headers=staff_headers["api_viewer"],
+                    json={"department": "POLICE", "reason": "not ours"})
+    assert r.status_code == 403
+    r = client.post(f"/api/v1/staff/complaints/{number}/assign", headers=staff_headers["api_officer_mdn"],
+                    json={"department": "POLICE", "reason": "not ours"})
+    assert r.status_code == 404
+    assert _counts(rt) == before
+    with rt.sessions() as s:
+        assert s.scalars(select(Complaint.department_code)).one() == "PHED"
