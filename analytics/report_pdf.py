@@ -9,16 +9,13 @@ written. The chart, complaints received per day, is drawn with the PDF's own rec
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from fpdf import FPDF
 
 from analytics.performance import Period
 from analytics.report import Report, build
+from config.fonts import font
 
-FONT_DIRS = (Path("/usr/share/fonts/truetype/noto"), Path("/usr/share/fonts/opentype/noto"))
-_FONTS = {"latin": "NotoSans-Regular.ttf", "latin-bold": "NotoSans-Bold.ttf",
-          "arabic": "NotoNaskhArabic-Regular.ttf", "arabic-bold": "NotoNaskhArabic-Bold.ttf"}
 _ARABIC = re.compile("[\u0600-\u06ff]")
 LABELS = {
     "title": ("Weekly report", "ہفتہ وار رپورٹ"),
@@ -39,18 +36,6 @@ LABELS = {
     "name": ("Name", "نام"),
     "new": ("new", "نیا"),
 }
-
-
-class FontMissing(RuntimeError):
-    """The Noto fonts are not installed (Debian package fonts-noto-core)."""
-
-
-def font(name: str) -> Path:
-    for folder in FONT_DIRS:
-        path = folder / _FONTS[name]
-        if path.exists():
-            return path
-    raise FontMissing(f"{_FONTS[name]} not found; install the Debian package fonts-noto-core")
 
 
 def _pct(value: float | None) -> str:

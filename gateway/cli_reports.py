@@ -23,7 +23,8 @@ def build(department: str | None, start: str, end: str, lang: str, out: str) -> 
     satisfaction, backlog by age, top clusters and spikes, worst districts and officers,
     compared with the period before."""
     from analytics.performance import Period, PeriodError
-    from analytics.report_pdf import FontMissing, build_pdf
+    from analytics.report_pdf import build_pdf
+    from config.fonts import FontMissing
     from gateway.cli import _runtime
     from storage.models import Department
 

@@ -10,17 +10,9 @@ number stays a left-to-right run inside them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
+from config.fonts import font
 from conversation import catalog
-
-FONT_DIRS = (Path("/usr/share/fonts/truetype/noto"), Path("/usr/share/fonts/opentype/noto"))
-_FONTS = {"latin": "NotoSans-Regular.ttf", "latin-bold": "NotoSans-Bold.ttf",
-          "arabic": "NotoNaskhArabic-Regular.ttf", "arabic-bold": "NotoNaskhArabic-Bold.ttf"}
-
-
-class FontMissing(RuntimeError):
-    """The Noto fonts are not installed (Debian package fonts-noto-core)."""
 
 
 @dataclass(frozen=True)
@@ -33,14 +25,6 @@ class Acknowledgement:
     department: str
     sla_days: int
     office: str = "Ikhtiyar Awam Ka — Khyber Pakhtunkhwa"
-
-
-def font(name: str) -> Path:
-    for folder in FONT_DIRS:
-        path = folder / _FONTS[name]
-        if path.exists():
-            return path
-    raise FontMissing(f"{_FONTS[name]} not found; install the Debian package fonts-noto-core")
 
 
 def render(ack: Acknowledgement) -> bytes:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from channels.delivery import Delivered, Outgoing, PermanentError, TransientError
 from channels.letters import acknowledgement
+from config.fonts import FontMissing
 from conversation import catalog
 
 _PDF_ID = re.compile(r"^post-[0-9a-f]{32}$")
@@ -64,7 +65,7 @@ class PostSender:
             reference=found.group(0) if found else "")
         try:
             pdf = acknowledgement.render_notice(notice)
-        except acknowledgement.FontMissing as exc:  # an operator can install it: try again
+        except FontMissing as exc:  # an operator can install it: try again
             raise TransientError(str(exc)) from None
         provider_id = f"post-{uuid.uuid4().hex}"
         path = self.folder / f"{provider_id}.pdf"

@@ -19,7 +19,8 @@ READERS = ("department_head", "viewer", "admin")
 @bp.get("/weekly.pdf")
 @require_roles(*READERS)
 def weekly():
-    from analytics.report_pdf import FontMissing, build_pdf
+    from analytics.report_pdf import build_pdf
+    from config.fonts import FontMissing
     from storage.models import utcnow
 
     lang = request.args.get("lang", view.ui_lang())

@@ -14,19 +14,12 @@ from storage.clusters import IssueCluster
 from storage.db import transaction
 from storage.messages import contact_for, conversation_for, insert_inbound
 from storage.models import Complaint, ComplaintEvent, Message
+from tests.analytics.test_duplicates import BURST_MAIN
 from tests.citizen import Citizen
 from tests.dashboard.conftest import csrf, login
 
 _n = itertools.count(1)
-PLACE_REPORTS = [
-    ("whatsapp", "+923001110001", "en",
-     "Water main burst, no water supply for 3 days, street flooded", "Gulbahar mohalla 5"),
-    ("email", "resident.gulbahar@example.pk", "ur",
-     "Gul Bahaar mohallah 5 mein pani ki main line phat gayi hai, 3 din se pani nahi aa raha",
-     "Gulbahaar Mohalla No 5"),
-    ("letter", "House 14, Gulbahar, Peshawar", "ur",
-     "پانی کی مین لائن پھٹ گئی ہے، تین دن سے پانی نہیں آ رہا", "گلبہار محلہ ۵ پشاور"),
-]
+PLACE_REPORTS = BURST_MAIN  # one burst main, reported by WhatsApp, email and letter
 
 
 def _file(rt, channel: str, address: str, language: str, text: str, place: str | None, *,
